@@ -1,0 +1,47 @@
+/* Levelled logging to stderr (with journald "<N>" prefixes when
+ * JOURNAL_STREAM is set) or to syslog. Process-wide: the log sink is the
+ * one piece of state shared by every event-loop worker. */
+#ifndef SIPSGATE_LOG_H
+#define SIPSGATE_LOG_H
+
+#include <stdarg.h>
+
+/* Values match syslog(3) priorities so they can be passed through. */
+enum log_level {
+	LOGL_ERROR = 3,
+	LOGL_WARNING = 4,
+	LOGL_NOTICE = 5,
+	LOGL_INFO = 6,
+	LOGL_DEBUG = 7,
+};
+
+extern int log_threshold;	/* messages above this level are skipped */
+
+void log_init(int level, int use_syslog);
+void log_set_level(int level);
+/* Parses "error" .. "debug"; returns -1 for an unknown name. */
+int log_level_from_name(const char *name);
+const char *log_level_name(int level);
+
+void log_write(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void log_vwrite(int level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* The level check comes before argument evaluation, so debug lines cost
+ * one comparison when debug is off. */
+#define log_at(lvl, ...) do {					\
+	if ((lvl) <= log_threshold)				\
+		log_write((lvl), __VA_ARGS__);			\
+} while (0)
+#define log_error(...)   log_at(LOGL_ERROR, __VA_ARGS__)
+#define log_warning(...) log_at(LOGL_WARNING, __VA_ARGS__)
+#define log_notice(...)  log_at(LOGL_NOTICE, __VA_ARGS__)
+#define log_info(...)    log_at(LOGL_INFO, __VA_ARGS__)
+#define log_debug(...)   log_at(LOGL_DEBUG, __VA_ARGS__)
+
+/* Copies at most max bytes of untrusted input into out as printable ASCII
+ * (other bytes become '.'), for log excerpts. out must hold max + 1. */
+void log_sanitize(char *out, const char *in, size_t len, size_t max);
+
+#endif
