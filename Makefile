@@ -11,7 +11,7 @@ HARDEN_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(HARDEN_CFLAGS)
-CPPFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS))
+CPPFLAGS += -D_GNU_SOURCE $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS))
 LDFLAGS += $(HARDEN_LDFLAGS)
 

@@ -1,0 +1,537 @@
+/* Connections: the table, the state machine, the bufferevent callbacks
+ * and the single close path. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+
+#include "conn.h"
+#include "log.h"
+#include "proxy.h"
+#include "server.h"
+#include "sipmsg.h"
+#include "tls.h"
+
+static const char *const reason_names[CLOSE__COUNT] = {
+	[CLOSE_NONE] = "none",
+	[CLOSE_PEER] = "peer-closed",
+	[CLOSE_READ_ERROR] = "read-error",
+	[CLOSE_HANDSHAKE_FAILED] = "handshake-failed",
+	[CLOSE_HANDSHAKE_TIMEOUT] = "handshake-timeout",
+	[CLOSE_IDLE_TIMEOUT] = "idle-timeout",
+	[CLOSE_HEADER_TIMEOUT] = "header-timeout",
+	[CLOSE_FRAMING_ERROR] = "framing-error",
+	[CLOSE_CONNECT_FAILED] = "connect-failed",
+	[CLOSE_SHUTDOWN] = "shutdown",
+	[CLOSE_LIMIT] = "limit",
+	[CLOSE_NOMEM] = "out-of-memory",
+};
+
+static const char *const state_names[] = {
+	[CONN_HANDSHAKE] = "handshake",
+	[CONN_OPEN] = "open",
+	[CONN_CLOSING] = "closing",
+	[CONN_CLOSED] = "closed",
+};
+
+const char *
+conn_reason_name(enum close_reason r)
+{
+	if (r >= CLOSE__COUNT)
+		return "unknown";
+	return reason_names[r];
+}
+
+const char *
+conn_kind_name(enum conn_kind k)
+{
+	switch (k) {
+	case CONN_PHONE:
+		return "phone";
+	case CONN_BACKEND_OUT:
+		return "backend-out";
+	case CONN_BACKEND_IN:
+		return "backend-in";
+	case CONN_BACKEND_UDP:
+		return "backend-udp";
+	}
+	return "unknown";
+}
+
+/* ---- table ---- */
+
+int
+conn_table_init(struct conn_table *t, uint32_t cap)
+{
+	memset(t, 0, sizeof(*t));
+	t->slot = calloc(cap, sizeof(*t->slot));
+	t->gen = calloc(cap, sizeof(*t->gen));
+	t->free_next = calloc(cap, sizeof(*t->free_next));
+	if (t->slot == NULL || t->gen == NULL || t->free_next == NULL) {
+		conn_table_free(t);
+		return -1;
+	}
+	t->cap = cap;
+	for (uint32_t i = 0; i < cap; i++) {
+		t->free_next[i] = i + 1 < cap ? i + 1 : UINT32_MAX;
+		/* Generation 0 is never handed out, so id 0 never names a
+		 * connection. */
+		t->gen[i] = 1;
+	}
+	t->free_head = 0;
+	return 0;
+}
+
+void
+conn_table_free(struct conn_table *t)
+{
+	free(t->slot);
+	free(t->gen);
+	free(t->free_next);
+	memset(t, 0, sizeof(*t));
+}
+
+static int
+table_insert(struct conn_table *t, struct conn *c)
+{
+	uint32_t i = t->free_head;
+
+	if (i == UINT32_MAX)
+		return -1;
+	t->free_head = t->free_next[i];
+	t->slot[i] = c;
+	c->id = ((uint64_t)t->gen[i] << 32) | i;
+	t->used++;
+	t->per_kind[c->kind]++;
+	return 0;
+}
+
+static void
+table_remove(struct conn_table *t, struct conn *c)
+{
+	uint32_t i = (uint32_t)c->id;
+
+	if (i >= t->cap || t->slot[i] != c)
+		return;
+	t->slot[i] = NULL;
+	/* A new generation makes every token naming the old connection stale. */
+	t->gen[i]++;
+	if (t->gen[i] == 0)
+		t->gen[i] = 1;
+	t->free_next[i] = t->free_head;
+	t->free_head = i;
+	t->used--;
+	t->per_kind[c->kind]--;
+}
+
+struct conn *
+conn_find(struct server *srv, uint64_t id)
+{
+	struct conn_table *t = &srv->conns;
+	uint32_t i = (uint32_t)id;
+	struct conn *c;
+
+	if (i >= t->cap)
+		return NULL;
+	c = t->slot[i];
+	if (c == NULL || c->id != id || c->state >= CONN_CLOSING)
+		return NULL;
+	return c;
+}
+
+/* ---- lifecycle ---- */
+
+void
+sockaddr_to_text(const struct sockaddr *sa, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(out, len, "%s:%u", ip, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		snprintf(out, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	} else {
+		snprintf(out, len, "-");
+	}
+}
+
+static void
+format_peer(struct conn *c)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
+
+	c->peer_ip[0] = '\0';
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, c->peer_ip, sizeof(c->peer_ip));
+		c->peer_port = ntohs(in->sin_port);
+		snprintf(c->peer_text, sizeof(c->peer_text), "%s:%u",
+		    c->peer_ip, c->peer_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer_ip,
+		    sizeof(c->peer_ip));
+		c->peer_port = ntohs(in6->sin6_port);
+		snprintf(c->peer_text, sizeof(c->peer_text), "[%s]:%u",
+		    c->peer_ip, c->peer_port);
+	} else {
+		snprintf(c->peer_text, sizeof(c->peer_text), "-");
+	}
+}
+
+struct conn *
+conn_new(struct server *srv, enum conn_kind kind, const struct sockaddr *peer,
+    socklen_t peerlen)
+{
+	struct conn *c;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->srv = srv;
+	c->kind = kind;
+	c->state = CONN_HANDSHAKE;
+	c->fd = -1;
+	if (peer != NULL && peerlen <= sizeof(c->peer)) {
+		memcpy(&c->peer, peer, peerlen);
+		c->peerlen = peerlen;
+	}
+	format_peer(c);
+	if (table_insert(&srv->conns, c) == -1) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+conn_set_state(struct conn *c, enum conn_state st)
+{
+	if (c->state == st)
+		return;
+	log_debug("conn %llu %s: state %s -> %s", (unsigned long long)c->id,
+	    c->peer_text, state_names[c->state], state_names[st]);
+	c->state = st;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	if (c->bev != NULL) {
+		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+		/* Send close_notify when the session is up; a peer that has
+		 * gone already makes this fail quietly, which is fine. */
+		if (ssl != NULL && c->reason != CLOSE_HANDSHAKE_FAILED &&
+		    SSL_is_init_finished(ssl)) {
+			SSL_shutdown(ssl);
+			ERR_clear_error();
+		}
+		bufferevent_free(c->bev);
+	}
+	if (c->fd != -1)
+		close(c->fd);
+	free(c);
+}
+
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_reap(arg);
+}
+
+void
+conn_reap(struct server *srv)
+{
+	struct conn *c;
+
+	while ((c = srv->dead) != NULL) {
+		srv->dead = c->next_dead;
+		conn_free(c);
+	}
+}
+
+static void
+log_close(struct conn *c)
+{
+	int lvl = LOGL_INFO;
+
+	if (c->kind != CONN_PHONE && c->reason != CLOSE_SHUTDOWN)
+		lvl = LOGL_NOTICE;
+	log_at(lvl, "conn %llu %s: closed (%s) reason=%s in=%llu out=%llu "
+	    "msgs_in=%u msgs_out=%u", (unsigned long long)c->id, c->peer_text,
+	    conn_kind_name(c->kind), conn_reason_name(c->reason),
+	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+	    c->msgs_in, c->msgs_out);
+}
+
+static void
+schedule_free(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	conn_set_state(c, CONN_CLOSED);
+	if (c->bev != NULL)
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	c->next_dead = srv->dead;
+	srv->dead = c;
+	if (srv->reap_ev == NULL)
+		srv->reap_ev = event_new(srv->base, -1, 0, reap_cb, srv);
+	if (srv->reap_ev != NULL)
+		event_active(srv->reap_ev, 0, 0);
+}
+
+void
+conn_close(struct conn *c, enum close_reason reason, int flush)
+{
+	if (c->state >= CONN_CLOSING)
+		return;
+	c->reason = reason;
+	table_remove(&c->srv->conns, c);
+	if (reason != CLOSE_HANDSHAKE_FAILED)
+		log_close(c);
+
+	if (flush && c->bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		/* conn_writecb frees it once the output has drained. */
+		conn_set_state(c, CONN_CLOSING);
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	schedule_free(c);
+}
+
+/* ---- sending ---- */
+
+/* Output may be queued on our own backend connection while it connects;
+ * anything else must be open. */
+static int
+conn_writable(const struct conn *c)
+{
+	if (c->bev == NULL)
+		return 0;
+	if (c->state == CONN_OPEN)
+		return 1;
+	return c->state == CONN_HANDSHAKE && c->kind == CONN_BACKEND_OUT;
+}
+
+int
+conn_send(struct conn *c, const char *buf, size_t len)
+{
+	if (!conn_writable(c))
+		return -1;
+	if (bufferevent_write(c->bev, buf, len) == -1)
+		return -1;
+	c->bytes_out += len;
+	c->msgs_out++;
+	return 0;
+}
+
+int
+conn_send_edited(struct conn *c, const char *src, size_t len,
+    const struct sip_edits *ed)
+{
+	struct iovec iov[2 * SIP_MAX_EDITS + 1];
+	struct evbuffer *out;
+	int n;
+
+	if (!conn_writable(c))
+		return -1;
+	n = sip_edits_iov(ed, src, len, iov, 2 * SIP_MAX_EDITS + 1);
+	if (n < 0)
+		return -1;
+	out = bufferevent_get_output(c->bev);
+	for (int i = 0; i < n; i++) {
+		if (evbuffer_add(out, iov[i].iov_base, iov[i].iov_len) == -1)
+			return -1;
+		c->bytes_out += iov[i].iov_len;
+	}
+	c->msgs_out++;
+	return 0;
+}
+
+/* ---- callbacks ---- */
+
+static void
+handle_input(struct conn *c)
+{
+	struct server *srv = c->srv;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	while (c->state == CONN_OPEN) {
+		size_t len = evbuffer_get_length(in);
+		const char *buf;
+		struct frame fr;
+		enum frame_status st;
+
+		if (len == 0)
+			break;
+		buf = (const char *)evbuffer_pullup(in, -1);
+		if (buf == NULL) {
+			conn_close(c, CLOSE_NOMEM, 0);
+			return;
+		}
+		st = framer_next(&c->framer, &srv->limits, buf, len, &fr);
+		switch (st) {
+		case FRAME_NEED_MORE:
+			return;
+		case FRAME_PING:
+			srv->stats.pings++;
+			log_debug("conn %llu %s: keepalive ping",
+			    (unsigned long long)c->id, c->peer_text);
+			conn_send(c, "\r\n", 2);
+			break;
+		case FRAME_SKIP:
+			break;
+		case FRAME_MESSAGE:
+			c->msgs_in++;
+			if (c->kind == CONN_PHONE)
+				proxy_from_phone(srv, c, buf, &fr);
+			else
+				proxy_from_backend(srv, c,
+				    (struct sockaddr *)&c->peer, c->peerlen,
+				    buf, &fr);
+			break;
+		case FRAME_ERROR:
+			proxy_framing_error(srv, c, buf, len, &fr);
+			return;
+		}
+		framer_reset(&c->framer);
+		if (c->state >= CONN_CLOSED)
+			return;
+		evbuffer_drain(in, fr.len);
+	}
+}
+
+static void
+conn_readcb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	/* Bytes still buffered from the last call were counted then. */
+	c->bytes_in += evbuffer_get_length(in) - c->in_left;
+	handle_input(c);
+	c->in_left = evbuffer_get_length(in);
+}
+
+static void
+conn_writecb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		schedule_free(c);
+}
+
+static void
+handshake_failed(struct conn *c)
+{
+	unsigned long errs[16];
+	int n = 0;
+	unsigned long e;
+	char why[512];
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+		if (n < 16)
+			errs[n++] = e;
+	}
+	tls_describe_failure(ssl, errs, n, why, sizeof(why));
+	c->srv->stats.handshake_failed++;
+	log_notice("conn %llu: TLS handshake failed from %s: %s",
+	    (unsigned long long)c->id, c->peer_text, why);
+	conn_close(c, CLOSE_HANDSHAKE_FAILED, 0);
+}
+
+static void
+conn_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct server *srv = c->srv;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		char desc[512];
+		struct timeval idle = { srv->cfg->limits.idle_timeout, 0 };
+
+		conn_set_state(c, CONN_OPEN);
+		if (ssl != NULL) {
+			tls_describe_session(ssl, desc, sizeof(desc));
+			log_info("conn %llu %s: TLS established (%s) %s",
+			    (unsigned long long)c->id, c->peer_text,
+			    conn_kind_name(c->kind), desc);
+		} else {
+			log_info("conn %llu %s: connected (%s)",
+			    (unsigned long long)c->id, c->peer_text,
+			    conn_kind_name(c->kind));
+		}
+		bufferevent_set_timeouts(bev, &idle, NULL);
+		if (c->kind == CONN_BACKEND_OUT)
+			bufferevent_set_timeouts(bev, NULL, NULL);
+		/* Data may have arrived together with the Finished message. */
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			conn_readcb(bev, c);
+		return;
+	}
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		conn_close(c, c->state == CONN_HANDSHAKE ?
+		    CLOSE_HANDSHAKE_TIMEOUT : CLOSE_IDLE_TIMEOUT, 0);
+		return;
+	}
+
+	if (c->state == CONN_HANDSHAKE && bufferevent_openssl_get_ssl(bev) &&
+	    c->kind != CONN_BACKEND_OUT) {
+		handshake_failed(c);
+		return;
+	}
+
+	if (what & BEV_EVENT_EOF) {
+		conn_close(c, CLOSE_PEER, 0);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e;
+		char buf[256];
+		int err = EVUTIL_SOCKET_ERROR();
+
+		buf[0] = '\0';
+		while ((e = bufferevent_get_openssl_error(bev)) != 0)
+			ERR_error_string_n(e, buf, sizeof(buf));
+		log_info("conn %llu %s: %s error: %s",
+		    (unsigned long long)c->id, c->peer_text,
+		    c->state == CONN_HANDSHAKE ? "connect" : "read",
+		    buf[0] ? buf : evutil_socket_error_to_string(err));
+		conn_close(c, c->state == CONN_HANDSHAKE ?
+		    CLOSE_CONNECT_FAILED : CLOSE_READ_ERROR, 0);
+	}
+}
+
+void
+conn_attach(struct conn *c, struct bufferevent *bev)
+{
+	struct server *srv = c->srv;
+	struct timeval hs = { srv->cfg->limits.handshake_timeout, 0 };
+
+	c->bev = bev;
+	bufferevent_setcb(bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	if (c->kind == CONN_PHONE || c->kind == CONN_BACKEND_IN)
+		bufferevent_set_timeouts(bev, &hs, NULL);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}

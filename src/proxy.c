@@ -1,0 +1,700 @@
+/* Routing decisions of the edge proxy (RFC 3261 section 16).
+ *
+ * Phone -> backend: every request from a phone goes to the backend uri,
+ * with our Via on top, received/rport on the phone's Via, Max-Forwards
+ * decremented, and for dialog-creating requests two Record-Route entries
+ * (phone-facing and backend-facing); REGISTER gets a Path entry.
+ *
+ * Backend -> phone: requests carry our Path or Record-Route entry as top
+ * Route. Its user part is a flow token naming the phone's connection, so
+ * no per-dialog or per-registration state is kept here.
+ *
+ * Responses travel by Via: our Via branch carries a flow token naming the
+ * connection the request came in on. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+
+#include "backend.h"
+#include "conn.h"
+#include "flow.h"
+#include "log.h"
+#include "proxy.h"
+#include "server.h"
+#include "sipmsg.h"
+
+#define MAGIC_COOKIE "z9hG4bK"
+#define MAGIC_LEN 7
+/* z9hG4bK + flow token + '.' + 16 hex digits */
+#define BRANCH_LEN (MAGIC_LEN + FLOW_TOKEN_LEN + 1 + 16)
+#define REPLY_MAX 16384
+
+static const char *
+span_ptr(const struct sipmsg *m, struct sip_span s)
+{
+	return m->buf + s.off;
+}
+
+static int
+span_eq(const struct sipmsg *m, struct sip_span s, const char *str)
+{
+	size_t n = strlen(str);
+
+	return s.len == n && strncasecmp(span_ptr(m, s), str, n) == 0;
+}
+
+static struct sip_span
+header_value(const struct sipmsg *m, enum sip_hdr kind)
+{
+	struct sip_span none = { 0, 0 };
+
+	if (m->first[kind] < 0)
+		return none;
+	return m->hdr[m->first[kind]].value;
+}
+
+/* Method, Call-ID and CSeq for debug lines. */
+static void
+log_message(const struct conn *c, const char *dir, const struct sipmsg *m)
+{
+	struct sip_span cid, cseq;
+
+	if (log_threshold < LOGL_DEBUG)
+		return;
+	cid = header_value(m, HDR_CALL_ID);
+	cseq = header_value(m, HDR_CSEQ);
+	if (m->is_request)
+		log_debug("conn %llu %s: %s %.*s call-id=%.*s cseq=%.*s",
+		    (unsigned long long)c->id, c->peer_text, dir,
+		    (int)m->method.len, span_ptr(m, m->method),
+		    (int)cid.len, span_ptr(m, cid), (int)cseq.len,
+		    span_ptr(m, cseq));
+	else
+		log_debug("conn %llu %s: %s %d call-id=%.*s cseq=%.*s",
+		    (unsigned long long)c->id, c->peer_text, dir, m->status,
+		    (int)cid.len, span_ptr(m, cid), (int)cseq.len,
+		    span_ptr(m, cseq));
+}
+
+static uint64_t
+fnv1a(uint64_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/*
+ * Builds our branch for a request from connection conn_id. The hash part
+ * covers the previous hop's branch and sent-by, Call-ID and CSeq number,
+ * so a CANCEL and the ACK for a non-2xx response get the branch of the
+ * INVITE they belong to, as a stateless proxy must (RFC 3261 section
+ * 16.11), while different transactions get different branches.
+ */
+static int
+make_branch(struct server *srv, uint64_t conn_id, const struct sipmsg *m,
+    char out[BRANCH_LEN + 1])
+{
+	char tok[FLOW_TOKEN_LEN + 1];
+	struct sip_span cseq = header_value(m, HDR_CSEQ);
+	struct sip_span cid = header_value(m, HDR_CALL_ID);
+	size_t numlen = 0;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (flow_token_encode(srv->flow, conn_id, tok) == -1)
+		return -1;
+	while (numlen < cseq.len && span_ptr(m, cseq)[numlen] >= '0' &&
+	    span_ptr(m, cseq)[numlen] <= '9')
+		numlen++;
+	h = fnv1a(h, span_ptr(m, m->top_via.branch), m->top_via.branch.len);
+	h = fnv1a(h, "\0", 1);
+	h = fnv1a(h, span_ptr(m, m->top_via.host), m->top_via.host.len);
+	h = fnv1a(h, "\0", 1);
+	h = fnv1a(h, span_ptr(m, cid), cid.len);
+	h = fnv1a(h, "\0", 1);
+	h = fnv1a(h, span_ptr(m, cseq), numlen);
+	snprintf(out, BRANCH_LEN + 1, MAGIC_COOKIE "%s.%016llx", tok,
+	    (unsigned long long)h);
+	return 0;
+}
+
+/* Returns 0 and the connection id when the top Via is one of ours. */
+static int
+own_via_conn(struct server *srv, const struct sipmsg *m, uint64_t *id)
+{
+	const struct sip_via *v = &m->top_via;
+	const char *b = span_ptr(m, v->branch);
+
+	if (v->branch.len != BRANCH_LEN || memcmp(b, MAGIC_COOKIE, MAGIC_LEN) != 0 ||
+	    b[MAGIC_LEN + FLOW_TOKEN_LEN] != '.')
+		return -1;
+	return flow_token_decode(srv->flow, b + MAGIC_LEN, FLOW_TOKEN_LEN, id);
+}
+
+static int
+port_matches(uint16_t uri_port, uint16_t ours, uint16_t dflt)
+{
+	return uri_port == ours || (uri_port == 0 && ours == dflt);
+}
+
+/* Returns 1 when the URI names this proxy: the phone-facing public_host or
+ * the backend-facing [backend] listen address. */
+static int
+uri_is_ours(const struct server *srv, const struct sipmsg *m,
+    const struct sip_uri *u)
+{
+	const struct config *cfg = srv->cfg;
+
+	if (span_eq(m, u->host, cfg->proxy.public_host) &&
+	    port_matches(u->port, cfg->proxy.public_port, 5061))
+		return 1;
+	return span_eq(m, u->host, cfg->backend.listen.host) &&
+	    port_matches(u->port, cfg->backend.listen.port,
+	    cfg->backend.transport == TRANSPORT_TLS ? 5061 : 5060);
+}
+
+/*
+ * Removes the first count values of a header kind (they may share a line
+ * with values that stay, or span several lines).
+ */
+static int
+remove_first_values(const struct sipmsg *m, struct sip_edits *ed,
+    enum sip_hdr kind, int count)
+{
+	struct sip_span v[8], next;
+	int line[8], next_line = -1;
+
+	if (count <= 0 || count > 7)
+		return -1;
+	for (int i = 0; i < count; i++)
+		if (sipmsg_value(m, kind, i, &v[i], &line[i]) == -1)
+			return -1;
+	if (sipmsg_value(m, kind, count, &next, &next_line) == -1)
+		next_line = -1;
+
+	for (int i = 0; i < count; i++) {
+		/* Act once per line, at its first removed value. */
+		if (i > 0 && line[i] == line[i - 1])
+			continue;
+		if (line[i] == next_line) {
+			if (sip_edit_delete(ed, v[i].off, next.off - v[i].off) == -1)
+				return -1;
+		} else {
+			struct sip_span l = m->hdr[line[i]].line;
+
+			if (sip_edit_delete(ed, l.off, l.len) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Counts how many of the leading Route values name this proxy (at most
+ * two: phone-facing and backend-facing), and decodes the flow token of the
+ * first one into *id when id is not NULL. */
+static int
+own_leading_routes(struct server *srv, const struct sipmsg *m, uint64_t *id,
+    int *token_ok)
+{
+	int n = 0;
+
+	if (token_ok != NULL)
+		*token_ok = 0;
+	for (int i = 0; i < 2; i++) {
+		struct sip_span val;
+		struct sip_uri u;
+		int line;
+
+		if (sipmsg_value(m, HDR_ROUTE, i, &val, &line) == -1)
+			break;
+		if (sip_uri_parse(m->buf, val, &u) == -1 || !uri_is_ours(srv, m, &u))
+			break;
+		if (i == 0 && id != NULL && token_ok != NULL)
+			*token_ok = flow_token_decode(srv->flow,
+			    span_ptr(m, u.user), u.user.len, id) == 0;
+		n++;
+	}
+	return n;
+}
+
+static int
+is_dialog_creating(const struct sipmsg *m)
+{
+	if (m->to_has_tag)
+		return 0;
+	return sipmsg_method_is(m, "INVITE") || sipmsg_method_is(m, "SUBSCRIBE") ||
+	    sipmsg_method_is(m, "REFER") || sipmsg_method_is(m, "NOTIFY");
+}
+
+/* "127.0.0.1:5070" or "[::1]:5070" for URIs and Via. */
+static void
+backend_hostport(const struct server *srv, char *out, size_t len)
+{
+	const struct listen_addr *la = &srv->cfg->backend.listen;
+
+	if (strchr(la->host, ':') != NULL)
+		snprintf(out, len, "[%s]:%u", la->host, la->port);
+	else
+		snprintf(out, len, "%s:%u", la->host, la->port);
+}
+
+static void
+public_hostport(const struct server *srv, char *out, size_t len)
+{
+	const struct config *cfg = srv->cfg;
+	const char *h = cfg->proxy.public_host;
+	int v6 = strchr(h, ':') != NULL;
+
+	if (cfg->proxy.public_port == 5061)
+		snprintf(out, len, v6 ? "[%s]" : "%s", h);
+	else
+		snprintf(out, len, v6 ? "[%s]:%u" : "%s:%u", h,
+		    cfg->proxy.public_port);
+}
+
+static void
+sockaddr_ip_port(const struct sockaddr *sa, char *ip, size_t iplen,
+    uint16_t *port)
+{
+	ip[0] = '\0';
+	*port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)iplen);
+		*port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
+		*port = ntohs(in6->sin6_port);
+	}
+}
+
+static void
+random_tag(char out[17])
+{
+	unsigned char r[8];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		memset(r, 0x5a, sizeof(r));
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+/* Sends a locally generated response to a request from stream connection
+ * c, or over UDP to from when c is the backend UDP socket. */
+static void
+reply(struct server *srv, struct conn *c, const struct sockaddr *from,
+    socklen_t fromlen, const struct sipmsg *m, int status, const char *reason)
+{
+	char out[REPLY_MAX], tag[17];
+	size_t n;
+
+	if (!m->is_request || sipmsg_method_is(m, "ACK")) {
+		srv->stats.dropped_parse++;
+		return;
+	}
+	random_tag(tag);
+	n = sipmsg_build_response(m, status, reason, tag, NULL, out, sizeof(out));
+	if (n == 0) {
+		srv->stats.dropped_parse++;
+		log_info("conn %llu %s: cannot answer %d %s: request lacks the "
+		    "headers a response needs", (unsigned long long)c->id,
+		    c->peer_text, status, reason);
+		return;
+	}
+	srv->stats.sent_error_responses++;
+	log_info("conn %llu %s: answered %d %s", (unsigned long long)c->id,
+	    c->peer_text, status, reason);
+	if (c->kind == CONN_PHONE)
+		conn_send(c, out, n);
+	else
+		backend_send_response(srv, c, from, fromlen, out, n, NULL);
+}
+
+static int
+has_sips_target(const struct sipmsg *m)
+{
+	struct sip_span val;
+	struct sip_uri u;
+	int line;
+
+	if (m->ruri.len >= 5 && strncasecmp(span_ptr(m, m->ruri), "sips:", 5) == 0)
+		return 1;
+	for (int i = 0; sipmsg_value(m, HDR_CONTACT, i, &val, &line) == 0; i++) {
+		if (sip_uri_parse(m->buf, val, &u) == 0 &&
+		    span_eq(m, u.scheme, "sips"))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- phone -> backend ---- */
+
+static void
+phone_request(struct server *srv, struct conn *c, const struct sipmsg *m)
+{
+	const struct config *cfg = srv->cfg;
+	struct sip_edits ed;
+	char branch[BRANCH_LEN + 1], tok[FLOW_TOKEN_LEN + 1];
+	char bhp[64], php[300];
+	const char *vt = backend_via_transport(srv);
+	const char *ut = backend_uri_transport(srv);
+	size_t at = m->start_line_end;
+	int own;
+
+	srv->stats.req_from_phone++;
+	if (m->max_forwards == 0) {
+		reply(srv, c, NULL, 0, m, 483, "Too Many Hops");
+		return;
+	}
+	if (cfg->backend.transport != TRANSPORT_TLS &&
+	    cfg->proxy.sips_plain_backend == SIPS_REJECT && has_sips_target(m)) {
+		reply(srv, c, NULL, 0, m, 416, "SIPS Not Allowed Toward Plain Backend");
+		return;
+	}
+
+	sip_edits_init(&ed);
+	own = own_leading_routes(srv, m, NULL, NULL);
+	if (make_branch(srv, c->id, m, branch) == -1 ||
+	    flow_token_encode(srv->flow, c->id, tok) == -1)
+		goto fail;
+	backend_hostport(srv, bhp, sizeof(bhp));
+	public_hostport(srv, php, sizeof(php));
+
+	if (sip_edit_insertf(&ed, at, "Via: SIP/2.0/%s %s;branch=%s;rport\r\n",
+	    vt, bhp, branch) == -1)
+		goto fail;
+	if (sipmsg_method_is(m, "REGISTER") &&
+	    sip_edit_insertf(&ed, at, "Path: <sip:%s@%s;transport=%s;lr>\r\n",
+	    tok, bhp, ut) == -1)
+		goto fail;
+	/* The backend-facing entry goes on top: it is the backend's
+	 * neighbour. */
+	if (is_dialog_creating(m) &&
+	    sip_edit_insertf(&ed, at, "Record-Route: <sip:%s@%s;transport=%s;lr>\r\n"
+	    "Record-Route: <sips:%s@%s;lr>\r\n", tok, bhp, ut, tok, php) == -1)
+		goto fail;
+	if (own > 0 && remove_first_values(m, &ed, HDR_ROUTE, own) == -1)
+		goto fail;
+	if (sipmsg_edit_via_received(m, &ed, c->peer_ip, c->peer_port) == -1 ||
+	    sipmsg_edit_max_forwards(m, &ed) == -1)
+		goto fail;
+
+	if (backend_send_request(srv, m->buf, m->len, &ed, branch, BRANCH_LEN,
+	    span_ptr(m, m->method), m->method.len,
+	    sipmsg_method_is(m, "ACK")) == -1) {
+		srv->stats.dropped_send++;
+		reply(srv, c, NULL, 0, m, 503, "Backend Unavailable");
+	}
+	return;
+
+fail:
+	reply(srv, c, NULL, 0, m, 500, "Cannot Edit Request");
+}
+
+static void
+phone_response(struct server *srv, struct conn *c, const struct sipmsg *m)
+{
+	struct sip_edits ed;
+	struct sip_via next;
+	struct sockaddr_storage dst;
+	socklen_t dstlen = 0;
+	uint64_t id;
+	struct conn *to;
+
+	srv->stats.resp_from_phone++;
+	if (own_via_conn(srv, m, &id) == -1) {
+		srv->stats.bad_token++;
+		log_info("conn %llu %s: response %d dropped: top Via is not ours",
+		    (unsigned long long)c->id, c->peer_text, m->status);
+		return;
+	}
+	to = conn_find(srv, id);
+	if (to == NULL || to->kind == CONN_PHONE) {
+		srv->stats.dropped_no_flow++;
+		log_info("conn %llu %s: response %d dropped: the backend "
+		    "connection it answers has closed",
+		    (unsigned long long)c->id, c->peer_text, m->status);
+		return;
+	}
+	sip_edits_init(&ed);
+	if (remove_first_values(m, &ed, HDR_VIA, 1) == -1)
+		return;
+
+	if (to->kind == CONN_BACKEND_UDP) {
+		/* RFC 3261 section 18.2.2 and RFC 3581: received and rport
+		 * override the sent-by of the backend's Via. */
+		char host[64];
+		struct sip_span h;
+		uint16_t port;
+		struct sockaddr_in *in = (struct sockaddr_in *)&dst;
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&dst;
+
+		if (sipmsg_via(m, 1, &next) == -1)
+			return;
+		h = next.received.len ? next.received : next.host;
+		port = next.rport_value ? next.rport_value :
+		    next.port ? next.port : 5060;
+		if (h.len >= sizeof(host))
+			return;
+		memcpy(host, span_ptr(m, h), h.len);
+		host[h.len] = '\0';
+		memset(&dst, 0, sizeof(dst));
+		if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+			in->sin_family = AF_INET;
+			in->sin_port = htons(port);
+			dstlen = sizeof(*in);
+		} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+			in6->sin6_family = AF_INET6;
+			in6->sin6_port = htons(port);
+			dstlen = sizeof(*in6);
+		}
+		/* Responses go only to the backend host, so a phone cannot
+		 * use us to send datagrams elsewhere. */
+		if (dstlen == 0 ||
+		    !backend_peer_allowed(srv, (struct sockaddr *)&dst)) {
+			srv->stats.dropped_foreign++;
+			log_info("conn %llu %s: response %d dropped: its Via "
+			    "does not lead to the backend host",
+			    (unsigned long long)c->id, c->peer_text, m->status);
+			return;
+		}
+	}
+	if (backend_send_response(srv, to, (struct sockaddr *)&dst, dstlen,
+	    m->buf, m->len, &ed) == -1)
+		srv->stats.dropped_send++;
+}
+
+void
+proxy_from_phone(struct server *srv, struct conn *c, const char *buf,
+    const struct frame *fr)
+{
+	struct sipmsg m;
+	struct sip_error err = { 0, NULL };
+
+	if (sipmsg_parse(&m, buf, fr->len, fr->header_len, &err) == -1) {
+		if (err.status != 0 && m.is_request) {
+			reply(srv, c, NULL, 0, &m, err.status, err.reason);
+		} else {
+			srv->stats.dropped_parse++;
+			log_info("conn %llu %s: invalid message dropped: %s",
+			    (unsigned long long)c->id, c->peer_text,
+			    err.reason ? err.reason : "unparseable");
+		}
+		sipmsg_free(&m);
+		return;
+	}
+	log_message(c, m.is_request ? "request from phone" :
+	    "response from phone", &m);
+	if (m.is_request)
+		phone_request(srv, c, &m);
+	else
+		phone_response(srv, c, &m);
+	sipmsg_free(&m);
+}
+
+/* ---- backend -> phone ---- */
+
+static void
+backend_request(struct server *srv, struct conn *c, const struct sockaddr *from,
+    socklen_t fromlen, const struct sipmsg *m)
+{
+	struct sip_edits ed;
+	char branch[BRANCH_LEN + 1], tok[FLOW_TOKEN_LEN + 1];
+	char bhp[64], php[300];
+	size_t at = m->start_line_end;
+	struct conn *phone;
+	uint64_t id = 0;
+	char src_ip[INET6_ADDRSTRLEN];
+	uint16_t src_port;
+	int own, token_ok;
+
+	srv->stats.req_from_backend++;
+	if (m->max_forwards == 0) {
+		reply(srv, c, from, fromlen, m, 483, "Too Many Hops");
+		return;
+	}
+	own = own_leading_routes(srv, m, &id, &token_ok);
+	if (own == 0) {
+		reply(srv, c, from, fromlen, m, 404, "No Flow Token In Route");
+		return;
+	}
+	if (!token_ok) {
+		srv->stats.bad_token++;
+		reply(srv, c, from, fromlen, m, 403, "Invalid Flow Token");
+		return;
+	}
+	phone = conn_find(srv, id);
+	if (phone == NULL || phone->kind != CONN_PHONE) {
+		srv->stats.flow_failed++;
+		reply(srv, c, from, fromlen, m, 430, "Flow Failed");
+		return;
+	}
+
+	sip_edits_init(&ed);
+	if (make_branch(srv, c->id, m, branch) == -1 ||
+	    flow_token_encode(srv->flow, phone->id, tok) == -1)
+		goto fail;
+	backend_hostport(srv, bhp, sizeof(bhp));
+	public_hostport(srv, php, sizeof(php));
+	if (sip_edit_insertf(&ed, at, "Via: SIP/2.0/TLS %s;branch=%s\r\n", php,
+	    branch) == -1)
+		goto fail;
+	/* Toward the phone the phone-facing entry is the neighbour, so it
+	 * goes on top. */
+	if (is_dialog_creating(m) &&
+	    sip_edit_insertf(&ed, at, "Record-Route: <sips:%s@%s;lr>\r\n"
+	    "Record-Route: <sip:%s@%s;transport=%s;lr>\r\n", tok, php, tok,
+	    bhp, backend_uri_transport(srv)) == -1)
+		goto fail;
+	sockaddr_ip_port(from, src_ip, sizeof(src_ip), &src_port);
+	if (remove_first_values(m, &ed, HDR_ROUTE, own) == -1 ||
+	    sipmsg_edit_via_received(m, &ed, src_ip, src_port) == -1 ||
+	    sipmsg_edit_max_forwards(m, &ed) == -1)
+		goto fail;
+	if (conn_send_edited(phone, m->buf, m->len, &ed) == -1) {
+		srv->stats.dropped_send++;
+		reply(srv, c, from, fromlen, m, 430, "Flow Failed");
+	}
+	return;
+
+fail:
+	reply(srv, c, from, fromlen, m, 500, "Cannot Edit Request");
+}
+
+/* Sends a response from the backend (or one we built for it) to the phone
+ * named by our top Via. */
+static void
+deliver_to_phone(struct server *srv, const char *src_desc,
+    const struct sipmsg *m, int check_txn)
+{
+	struct sip_edits ed;
+	struct conn *phone;
+	uint64_t id;
+
+	if (own_via_conn(srv, m, &id) == -1) {
+		srv->stats.bad_token++;
+		log_info("%s: response %d dropped: top Via is not ours",
+		    src_desc, m->status);
+		return;
+	}
+	if (check_txn && backend_response_absorbed(srv,
+	    span_ptr(m, m->top_via.branch), m->top_via.branch.len,
+	    span_ptr(m, m->cseq_method), m->cseq_method.len, m->status)) {
+		srv->stats.retransmit_absorbed++;
+		return;
+	}
+	phone = conn_find(srv, id);
+	if (phone == NULL || phone->kind != CONN_PHONE) {
+		srv->stats.dropped_no_flow++;
+		log_info("%s: response %d dropped: the phone connection has "
+		    "closed", src_desc, m->status);
+		return;
+	}
+	sip_edits_init(&ed);
+	if (remove_first_values(m, &ed, HDR_VIA, 1) == -1 ||
+	    conn_send_edited(phone, m->buf, m->len, &ed) == -1)
+		srv->stats.dropped_send++;
+}
+
+void
+proxy_from_backend(struct server *srv, struct conn *c,
+    const struct sockaddr *from, socklen_t fromlen, const char *buf,
+    const struct frame *fr)
+{
+	struct sipmsg m;
+	struct sip_error err = { 0, NULL };
+	char desc[96];
+
+	if (!backend_peer_allowed(srv, from)) {
+		char peer[64];
+
+		sockaddr_to_text(from, peer, sizeof(peer));
+		srv->stats.dropped_foreign++;
+		log_notice("backend listener: message from %s dropped: not the "
+		    "backend host", peer);
+		return;
+	}
+	if (sipmsg_parse(&m, buf, fr->len, fr->header_len, &err) == -1) {
+		if (err.status != 0 && m.is_request) {
+			reply(srv, c, from, fromlen, &m, err.status, err.reason);
+		} else {
+			srv->stats.dropped_parse++;
+			log_info("conn %llu %s: invalid message from the backend "
+			    "dropped: %s", (unsigned long long)c->id,
+			    c->peer_text, err.reason ? err.reason : "unparseable");
+		}
+		sipmsg_free(&m);
+		return;
+	}
+	log_message(c, m.is_request ? "request from backend" :
+	    "response from backend", &m);
+	if (m.is_request) {
+		backend_request(srv, c, from, fromlen, &m);
+	} else {
+		srv->stats.resp_from_backend++;
+		snprintf(desc, sizeof(desc), "conn %llu %s",
+		    (unsigned long long)c->id, c->peer_text);
+		deliver_to_phone(srv, desc, &m, 1);
+	}
+	sipmsg_free(&m);
+}
+
+void
+proxy_framing_error(struct server *srv, struct conn *c, const char *buf,
+    size_t len, const struct frame *fr)
+{
+	struct sipmsg m;
+	struct sip_error err;
+	char excerpt[41];
+
+	log_sanitize(excerpt, buf, len, 40);
+	log_info("conn %llu %s: unframeable input (%d %s), closing: \"%s\"",
+	    (unsigned long long)c->id, c->peer_text, fr->error_status,
+	    fr->error_reason ? fr->error_reason : "", excerpt);
+	if (fr->header_len > 0 && fr->header_len <= len &&
+	    sipmsg_index(&m, buf, fr->header_len, fr->header_len, &err) == 0)
+		reply(srv, c, (struct sockaddr *)&c->peer, c->peerlen, &m,
+		    fr->error_status, fr->error_reason);
+	else
+		srv->stats.dropped_parse++;
+	conn_close(c, CLOSE_FRAMING_ERROR, 1);
+}
+
+void
+proxy_backend_timeout(struct server *srv, const char *req, size_t len)
+{
+	struct sipmsg m, r;
+	struct sip_error err;
+	char out[REPLY_MAX], tag[17];
+	size_t hl, n;
+	const char *end;
+
+	end = memmem(req, len, "\r\n\r\n", 4);
+	if (end == NULL)
+		return;
+	hl = (size_t)(end - req) + 4;
+	if (sipmsg_index(&m, req, len, hl, &err) == -1)
+		return;
+	random_tag(tag);
+	n = sipmsg_build_response(&m, 408, "Request Timeout", tag, NULL, out,
+	    sizeof(out));
+	if (n == 0)
+		return;
+	end = memmem(out, n, "\r\n\r\n", 4);
+	if (end == NULL)
+		return;
+	if (sipmsg_parse(&r, out, n, (size_t)(end - out) + 4, &err) == 0) {
+		log_info("backend did not answer %.*s within 64*T1: 408 to the phone",
+		    (int)m.method.len, span_ptr(&m, m.method));
+		deliver_to_phone(srv, "backend timeout", &r, 0);
+	}
+	sipmsg_free(&r);
+}
