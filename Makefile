@@ -48,7 +48,26 @@ $(UNIT_BINS): $(HDRS) | build
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
 
+deps-build:
+	@sh tests/install-deps.sh build
+deps-demo:
+	@sh tests/install-deps.sh demo
+deps-check:
+	@sh tests/install-deps.sh check
+
+# Installs what is missing, builds, and runs every test; ends with
+# "N passed, N failed".
+check: deps-check
+	$(MAKE) all $(UNIT_BINS)
+	sh tests/run-all.sh $(UNIT_BINS)
+
+# A throwaway PKI, Kamailio as registrar and sipsgate on loopback; two
+# phones register and one calls the other.
+demo: deps-demo
+	$(MAKE) all
+	sh tests/demo.sh
+
 clean:
 	rm -rf build sipsgate
 
-.PHONY: all unit clean
+.PHONY: all unit clean check demo deps-build deps-demo deps-check

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs the Debian 12 packages sipsgate needs, only when some are
+# missing. Usage: tests/install-deps.sh build|demo|check
+set -eu
+
+build="build-essential pkg-config libssl-dev libevent-dev libosip2-dev libinih-dev"
+demo="$build openssl kamailio python3"
+check="$demo kamailio-tls-modules libcmocka-dev python3-pytest sip-tester clang"
+
+case "${1:-check}" in
+build) want=$build ;;
+demo) want=$demo ;;
+check) want=$check ;;
+*) echo "usage: $0 build|demo|check" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing missing packages:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists yet.
+$SUDO apt-get update -qq || true
+# Kamailio's package starts a service on install; the tests start their
+# own instances, so keep the packaged one from starting where possible.
+$SUDO apt-get install -y -qq --no-install-recommends $missing
