@@ -40,6 +40,11 @@ struct framer {
 	size_t header_len;	/* set once the empty line is found */
 	size_t body_len;
 	int content_length_seen;
+	/* A Content-Length fault (invalid, duplicate, too large) is held
+	 * until the header section ends, so that the error frame carries
+	 * header_len and a response can be formed. 0 when none. */
+	int pending_status;
+	const char *pending_reason;
 };
 
 void framer_reset(struct framer *f);
@@ -48,13 +53,25 @@ void framer_reset(struct framer *f);
  * Examines buf[0..len), which must hold all unconsumed bytes of the stream
  * starting at a message boundary, and fills *out. The same framer must be
  * passed again with a longer buffer after FRAME_NEED_MORE; after any other
- * result the caller consumes out->len bytes (FRAME_MESSAGE, FRAME_PING) or
- * stops reading (FRAME_ERROR) and the framer is reset.
+ * result the caller consumes out->len bytes (FRAME_MESSAGE, FRAME_PING,
+ * FRAME_SKIP) or stops reading (FRAME_ERROR). framer_next has then reset
+ * the framer itself.
  *
  * A buffer holding only "\r\n" returns FRAME_NEED_MORE, because it may be
  * the start of a ping.
  */
 enum frame_status framer_next(struct framer *f, const struct framing_limits *lim,
+    const char *buf, size_t len, struct frame *out);
+
+/*
+ * Frames one UDP datagram buf[0..len) (RFC 3261 section 18.3). The header
+ * section must be complete. Without Content-Length the body is the rest
+ * of the datagram. With it, the body must fit in the datagram and any
+ * bytes after it are ignored (out->len = header_len + body_len). A
+ * datagram of CRLFs only, or an empty one, is a keepalive: FRAME_SKIP
+ * with out->len = len. Never returns FRAME_NEED_MORE or FRAME_PING.
+ */
+enum frame_status frame_datagram(const struct framing_limits *lim,
     const char *buf, size_t len, struct frame *out);
 
 #endif
