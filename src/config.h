@@ -52,7 +52,8 @@ struct config {
 	} backend;
 
 	struct {
-		char *public_host;
+		char *public_host;	/* as written: an IPv6 address keeps
+					 * its brackets, ready for a URI */
 		uint16_t public_port;	/* port of the first [tls] listen address */
 		enum sips_policy sips_plain_backend;
 	} proxy;
