@@ -149,8 +149,18 @@ uri_is_ours(const struct server *srv, const struct sipmsg *m,
     const struct sip_uri *u)
 {
 	const struct config *cfg = srv->cfg;
+	const char *ph = cfg->proxy.public_host;
+	size_t phlen = strlen(ph);
+	int public_match;
 
-	if (span_eq(m, u->host, cfg->proxy.public_host) &&
+	/* The URI host comes without IPv6 brackets; public_host keeps them. */
+	if (ph[0] == '[' && phlen >= 2) {
+		ph++;
+		phlen -= 2;
+	}
+	public_match = u->host.len == phlen &&
+	    strncasecmp(span_ptr(m, u->host), ph, phlen) == 0;
+	if (public_match &&
 	    port_matches(u->port, cfg->proxy.public_port, 5061))
 		return 1;
 	return span_eq(m, u->host, cfg->backend.listen.host) &&
@@ -247,13 +257,13 @@ static void
 public_hostport(const struct server *srv, char *out, size_t len)
 {
 	const struct config *cfg = srv->cfg;
-	const char *h = cfg->proxy.public_host;
-	int v6 = strchr(h, ':') != NULL;
 
+	/* public_host is stored as written: an IPv6 address keeps its
+	 * brackets. */
 	if (cfg->proxy.public_port == 5061)
-		snprintf(out, len, v6 ? "[%s]" : "%s", h);
+		snprintf(out, len, "%s", cfg->proxy.public_host);
 	else
-		snprintf(out, len, v6 ? "[%s]:%u" : "%s:%u", h,
+		snprintf(out, len, "%s:%u", cfg->proxy.public_host,
 		    cfg->proxy.public_port);
 }
 
