@@ -32,7 +32,7 @@ build:
 
 # ---- unit tests (cmocka) ----
 # Each unit test links only the pure modules it drives.
-UNIT_TESTS := test_framing test_flow test_config test_sipmsg test_txn
+UNIT_TESTS := test_framing test_flow test_config test_sipmsg test_txn test_tls
 UNIT_BINS := $(addprefix build/,$(UNIT_TESTS))
 UNIT_LIBS := $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
@@ -41,6 +41,7 @@ build/test_flow: tests/unit/test_flow.c src/flow.c
 build/test_config: tests/unit/test_config.c src/config.c src/log.c
 build/test_sipmsg: tests/unit/test_sipmsg.c src/sipmsg.c
 build/test_txn: tests/unit/test_txn.c src/txn.c src/log.c
+build/test_tls: tests/unit/test_tls.c src/tls.c
 
 $(UNIT_BINS): $(HDRS) | build
 	$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(UNIT_LIBS)
