@@ -369,8 +369,12 @@ ctx_set_policy(SSL_CTX *ctx, int min_version, char *err, size_t errlen)
 		return -1;
 	}
 
+	/* SIP frames by Content-Length, so a peer closing TCP without
+	 * close_notify cannot truncate a message unnoticed; OpenSSL 3 would
+	 * otherwise report that ordinary close as an error, which libevent
+	 * 2.1 cannot tell from a real one. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION);
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Phones keep their connections open and mostly idle, so the read
 	 * and write buffers are released between records. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
