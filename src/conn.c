@@ -481,8 +481,11 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 			    (unsigned long long)c->id, c->peer_text,
 			    conn_kind_name(c->kind));
 		}
-		bufferevent_set_timeouts(bev, &idle, NULL);
-		if (c->kind == CONN_BACKEND_OUT)
+		/* Backend connections carry every phone's traffic and are
+		 * never closed for being idle. */
+		if (c->kind == CONN_PHONE)
+			bufferevent_set_timeouts(bev, &idle, NULL);
+		else
 			bufferevent_set_timeouts(bev, NULL, NULL);
 		/* Data may have arrived together with the Finished message. */
 		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
@@ -531,7 +534,7 @@ conn_attach(struct conn *c, struct bufferevent *bev)
 
 	c->bev = bev;
 	bufferevent_setcb(bev, conn_readcb, conn_writecb, conn_eventcb, c);
-	if (c->kind == CONN_PHONE || c->kind == CONN_BACKEND_IN)
+	if (c->state == CONN_HANDSHAKE && c->kind != CONN_BACKEND_OUT)
 		bufferevent_set_timeouts(bev, &hs, NULL);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
