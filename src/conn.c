@@ -305,6 +305,15 @@ conn_close(struct conn *c, enum close_reason reason, int flush)
 	if (reason != CLOSE_HANDSHAKE_FAILED)
 		log_close(c);
 
+	if (!flush && c->bev != NULL && c->kind != CONN_PHONE &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		/* TODO: answer 503 to each request lost here; the proxy keeps
+		 * no list of what is queued. */
+		c->srv->stats.dropped_send++;
+		log_warning("conn %llu %s: %zu queued bytes toward the backend "
+		    "dropped", (unsigned long long)c->id, c->peer_text,
+		    evbuffer_get_length(bufferevent_get_output(c->bev)));
+	}
 	if (flush && c->bev != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
 		/* conn_writecb frees it once the output has drained. */
