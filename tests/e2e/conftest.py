@@ -240,15 +240,19 @@ def sipsgate_factory(workdir, request):
 
 @pytest.fixture
 def kamailio_factory(workdir, request):
-    """start(transport="udp") -> a running Kamailio on a free port."""
+    """start(transport="udp", certificate=None, private_key=None) -> a
+    running Kamailio on a free port. The TLS variant presents
+    backend-chain.pem unless told otherwise."""
     started = []
 
-    def start(transport="udp"):
+    def start(transport="udp", certificate=None, private_key=None):
         folder = workdir / ("kamailio-%d" % len(started))
         folder.mkdir()
+        certificate = certificate or workdir / "backend-chain.pem"
+        private_key = private_key or workdir / "backend.key"
         k = kamailio.Kamailio(str(folder), free_port(), transport,
-                              certificate=str(workdir / "backend-chain.pem"),
-                              private_key=str(workdir / "backend.key"))
+                              certificate=str(certificate),
+                              private_key=str(private_key))
         started.append(k)
         attach_log(request, "kamailio log (%s)" % folder.name,
                    lambda: k.log_text()[-20000:])
@@ -261,11 +265,12 @@ def kamailio_factory(workdir, request):
 
 @pytest.fixture
 def gateway(kamailio_factory, sipsgate_factory):
-    """start(transport="udp", **sipsgate options) -> (kamailio, sipsgate)
-    with sipsgate forwarding to that Kamailio over transport."""
+    """start(transport="udp", kamailio_tls=None, **sipsgate options) ->
+    (kamailio, sipsgate) with sipsgate forwarding to that Kamailio over
+    transport. kamailio_tls is an optional (certificate, key) pair."""
 
-    def start(transport="udp", **options):
-        k = kamailio_factory(transport)
+    def start(transport="udp", kamailio_tls=None, **options):
+        k = kamailio_factory(transport, *(kamailio_tls or ()))
         if transport == "tls":
             options.setdefault("backend_ca_file", "backend-ca.pem")
         gate = sipsgate_factory(k.uri, **options)

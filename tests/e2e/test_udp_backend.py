@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from sipphone import Message, response_address
+from sipphone import Message, random_token, response_address
 
 
 def udp_uri(endpoint):
@@ -86,3 +86,59 @@ def test_udp_timeout_408(sipsgate_factory, udp_backend, phone_factory):
     # Timer E doubles from T1 up to T2 = 4 s: 11 sends within 32 s.
     assert 8 <= len(copies) <= 12
     assert len({c.branch for c in copies}) == 1
+
+
+def test_udp_invite_failure_acked(sipsgate_factory, udp_backend,
+                                  phone_factory):
+    """A non-2xx final answer to an INVITE is acknowledged hop by hop with
+    the INVITE's branch (RFC 3261 section 17.1.1.3), and its
+    retransmission does not reach the phone again."""
+    gate = sipsgate_factory(udp_uri(udp_backend))
+    alice = phone_factory(gate, "alice")
+    call_id = random_token(10)
+    invite = Message(alice.build_invite("bob", call_id, random_token(4)))
+
+    alice.send_message(invite.raw)
+    forwarded, source = udp_backend.recv_request("INVITE")
+    busy = udp_backend.reply(forwarded, source, 486, "Busy Here")
+    final = alice.wait_response(call_id, "INVITE", final=True)
+    assert final.status == 486
+    alice.send_message(alice.ack_for_failure(invite, final))
+
+    ack, _ = udp_backend.recv_request("ACK")
+    assert ack.branch == forwarded.branch
+    assert ack.cseq == (forwarded.cseq[0], "ACK")
+    assert ack.to_tag == busy.to_tag
+
+    # The 486 again, as if the ACK had been lost: sipsgate sends the ACK
+    # again and keeps the duplicate from the phone.
+    udp_backend.send(busy.raw, response_address(forwarded, source))
+    again, _ = udp_backend.recv_request("ACK")
+    assert again.branch == forwarded.branch
+    alice.send(b"\r\n\r\n")
+    alice.wait_pong()
+    finals = [m for m in alice.messages
+              if not m.is_request and m.status == 486]
+    assert len(finals) == 1
+
+
+def test_udp_invite_2xx_retransmitted(sipsgate_factory, udp_backend,
+                                      phone_factory):
+    """A retransmitted 2xx to an INVITE is relayed to the phone, whose ACK
+    is what stops the callee's retransmissions (RFC 6026)."""
+    gate = sipsgate_factory(udp_uri(udp_backend))
+    alice = phone_factory(gate, "alice")
+    call_id = random_token(10)
+    invite = Message(alice.build_invite("bob", call_id, random_token(4)))
+
+    alice.send_message(invite.raw)
+    forwarded, source = udp_backend.recv_request("INVITE")
+    contact = ("Contact", "<sip:bob@%s>" % udp_backend.address)
+    ok = udp_backend.reply(forwarded, source, 200, "OK", extra=[contact])
+    udp_backend.send(ok.raw, response_address(forwarded, source))
+
+    first = alice.wait_response(call_id, "INVITE", final=True)
+    second = alice.wait_response(call_id, "INVITE", final=True)
+    assert first.status == 200
+    assert second.status == 200
+    assert second.to_tag == first.to_tag
