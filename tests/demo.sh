@@ -109,7 +109,12 @@ done
 cat <&3 >>"$workdir/sipsgate.log" &
 drain_pid=$!
 exec 3<&-
-[ "$ready" -eq 1 ] || fail "sipsgate did not log \"sipsgate ready\" within 10 s"
+if [ "$ready" -ne 1 ]; then
+	# The loop ended early only at end of file on sipsgate's stderr.
+	[ "$SECONDS" -ge "$deadline" ] ||
+		fail "sipsgate exited before it was ready (see its log below)"
+	fail "sipsgate did not log \"sipsgate ready\" within 10 s"
+fi
 
 echo "== phones"
 "$PYTHON" tests/e2e/sipphone.py demo --pki "$workdir/pki" --host "$HOST" \
