@@ -69,8 +69,13 @@ def test_backend_direct_route(gateway, phone_factory, udp_client):
     answer = udp_client.request(request, ("127.0.0.1", gate.backend_port))
 
     assert answer.status == 200
+    assert len(answer.vias) == 1
+    assert answer.branch == Message(request).branch
     received = alice.wait_request("OPTIONS")
     assert received.call_id == Message(request).call_id
+    top = received.vias[0]
+    assert top.transport == "TLS"
+    assert top.branch.startswith("z9hG4bK")
 
 
 def test_backend_forged_token(gateway, phone_factory, udp_client):

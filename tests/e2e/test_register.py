@@ -106,3 +106,29 @@ def test_register_path_token_differs(sipsgate_factory, udp_backend,
 
     assert tokens[0] == tokens[1]
     assert tokens[0] != tokens[2]
+
+
+PRELOADED_ROUTES = [
+    ("public_host", "<sip:sips.example.com:{port};transport=tls;lr>"),
+    ("public_host_port", "<sips:sips.example.com:{port};lr>"),
+    ("listen_address", "<sip:127.0.0.1:{port};transport=tls;lr>"),
+]
+
+
+@pytest.mark.parametrize("case,route", PRELOADED_ROUTES,
+                         ids=[c[0] for c in PRELOADED_ROUTES])
+def test_register_preloaded_route(sipsgate_factory, udp_backend,
+                                  phone_factory, case, route):
+    """A phone configured with sipsgate as outbound proxy may name it in a
+    Route header. sipsgate removes that entry (RFC 3261 section 16.4), so
+    the backend does not route the request back to sipsgate."""
+    gate = sipsgate_factory(udp_uri(udp_backend))
+    alice = phone_factory(gate, "alice")
+    route = route.format(port=gate.port)
+
+    alice.send_message(alice.build_register(extra=[("Route", route)]))
+    forwarded, source = udp_backend.recv_request("REGISTER")
+
+    assert forwarded.get_all("route") == []
+    udp_backend.reply(forwarded, source, 200, "OK")
+    assert alice.wait_response(final=True).status == 200
