@@ -102,9 +102,11 @@ struct sipmsg {
 	void *osip;			/* osip_message_t *, owned */
 };
 
-/* Outcome of a failed parse: the status to answer with (400 for a request;
- * 0 when the message is a response, which is dropped instead) and a reason
- * phrase naming the fault, such as "Missing Call-ID". Static storage. */
+/* Outcome of a failed parse: the status of the response to send and a
+ * reason phrase naming the fault, such as "Missing Call-ID". The status is
+ * 400 for a request, or 505 for a well-formed SIP version other than 2.0.
+ * It is 0 when the message is a response, which is dropped instead. The
+ * reason has static storage. */
 struct sip_error {
 	int status;
 	const char *reason;
@@ -124,11 +126,13 @@ int sipmsg_index(struct sipmsg *m, const char *buf, size_t len,
     size_t header_len, struct sip_error *err);
 
 /*
- * sipmsg_index, then libosip2, then our own checks: SIP/2.0 version, a
- * three-digit status, To/From/Call-ID/CSeq/Via present, CSeq method equal
- * to the request method, CSeq below 2^31, Max-Forwards 0..255, Expires
- * within 2^32-1, no bare CR/LF or NUL in the header section, bracketed
- * IPv6 hosts in Via. Returns 0, or -1 with *err set. sipmsg_free must be
+ * sipmsg_index, then our own checks, then libosip2 on the header section.
+ * Our checks: the version is SIP/2.0 and a status has three digits. To,
+ * From, Call-ID, CSeq and Via are present, and the CSeq method equals the
+ * request method. CSeq is below 2^31, Max-Forwards within 0..255 and
+ * Expires within 2^32-1. The header section has no bare CR or LF, and no
+ * NUL or other control character outside a quoted-pair. IPv6 hosts in Via
+ * are bracketed. Returns 0, or -1 with *err set. sipmsg_free must be
  * called either way.
  */
 int sipmsg_parse(struct sipmsg *m, const char *buf, size_t len,
@@ -148,8 +152,15 @@ int sipmsg_value(const struct sipmsg *m, enum sip_hdr kind, int n,
 /* Parses the n-th Via value. Returns 0, or -1 when absent or malformed. */
 int sipmsg_via(const struct sipmsg *m, int n, struct sip_via *out);
 
-/* Parses a name-addr or addr-spec in buf at span. Returns 0 or -1. */
+/* Parses a name-addr or addr-spec in buf at span. Returns 0 or -1. In an
+ * addr-spec, whatever follows the first ';' is a header parameter, not
+ * part of the URI (RFC 3261 section 20.10). Use sipmsg_ruri for the
+ * Request-URI. */
 int sip_uri_parse(const char *buf, struct sip_span value, struct sip_uri *out);
+
+/* Parses the Request-URI, a bare URI that keeps its ';' parameters.
+ * Returns 0, or -1 for a response or a malformed URI. */
+int sipmsg_ruri(const struct sipmsg *m, struct sip_uri *out);
 
 /* Finds ";name" or ";name=value" in a parameter list span. Returns 1 and
  * sets *val (len 0 for a flag) when found, 0 otherwise. Names compare
