@@ -26,12 +26,28 @@
 /* Datagrams read per callback before yielding to other events. */
 #define UDP_READ_BURST 64
 
+/* A request waiting for the outbound connection to come up, kept so that
+ * a failed connect can answer 503 for it (RFC 3261 section 16.9). */
+struct pending {
+	struct pending *next;
+	size_t len;
+	char buf[];
+};
+
+/* Bound on requests held while the backend connection is being set up. */
+#define PENDING_MAX_COUNT 1024
+#define PENDING_MAX_BYTES (4u << 20)
+
 struct backend {
 	int udp_fd;
 	struct event *udp_ev;
 	uint64_t udp_conn_id;
 	struct evconnlistener *tcp_listener;
 	uint64_t out_id;		/* CONN_BACKEND_OUT, 0 when none */
+	struct pending *pend_head;
+	struct pending **pend_tail;
+	size_t pend_count;
+	size_t pend_bytes;
 	struct txn_table *txn;
 };
 
@@ -119,7 +135,7 @@ txn_send_cb(void *arg, const char *buf, size_t len)
 static void
 txn_timeout_cb(void *arg, const char *req, size_t len)
 {
-	proxy_backend_timeout(arg, req, len);
+	proxy_backend_failed(arg, req, len, 408, "Request Timeout");
 }
 
 static void
@@ -220,6 +236,7 @@ backend_start(struct server *srv)
 	if (be == NULL)
 		return -1;
 	be->udp_fd = -1;
+	be->pend_tail = &be->pend_head;
 	srv->backend = be;
 
 	if (udp_bind(srv) == -1)
@@ -266,8 +283,81 @@ backend_stop(struct server *srv)
 	srv->backend = NULL;
 }
 
-/* Opens the outbound TCP or TLS connection. Writes queue in its output
- * buffer until the connection (and handshake) completes. */
+static struct pending *
+pending_take_all(struct backend *be)
+{
+	struct pending *p = be->pend_head;
+
+	be->pend_head = NULL;
+	be->pend_tail = &be->pend_head;
+	be->pend_count = 0;
+	be->pend_bytes = 0;
+	return p;
+}
+
+static void
+out_opened(struct conn *c)
+{
+	struct server *srv = c->srv;
+	struct pending *p, *next;
+
+	for (p = pending_take_all(srv->backend); p != NULL; p = next) {
+		next = p->next;
+		if (conn_send(c, p->buf, p->len) == -1)
+			proxy_backend_failed(srv, p->buf, p->len, 503,
+			    "Backend Unavailable");
+		free(p);
+	}
+}
+
+static void
+out_closed(struct conn *c)
+{
+	struct server *srv = c->srv;
+	struct backend *be = srv->backend;
+	struct pending *p, *next;
+
+	if (be == NULL || be->out_id != c->id)
+		return;
+	be->out_id = 0;
+	for (p = pending_take_all(be); p != NULL; p = next) {
+		next = p->next;
+		srv->stats.dropped_send++;
+		proxy_backend_failed(srv, p->buf, p->len, 503,
+		    "Backend Unavailable");
+		free(p);
+	}
+}
+
+static int
+pending_add(struct server *srv, const char *src, size_t len,
+    const struct sip_edits *ed)
+{
+	struct backend *be = srv->backend;
+	size_t n = sip_edits_size(ed, len);
+	struct pending *p;
+
+	if (be->pend_count >= PENDING_MAX_COUNT ||
+	    be->pend_bytes + n > PENDING_MAX_BYTES)
+		return -1;
+	p = malloc(sizeof(*p) + n);
+	if (p == NULL)
+		return -1;
+	p->next = NULL;
+	p->len = sip_edits_apply(ed, src, len, p->buf, n);
+	if (p->len == 0) {
+		free(p);
+		return -1;
+	}
+	*be->pend_tail = p;
+	be->pend_tail = &p->next;
+	be->pend_count++;
+	be->pend_bytes += n;
+	return 0;
+}
+
+/* Opens the outbound TCP or TLS connection. Requests wait in the pending
+ * list until the connection (and handshake) completes. */
 static struct conn *
 backend_connect(struct server *srv)
 {
@@ -297,6 +387,9 @@ backend_connect(struct server *srv)
 		if (bev == NULL)
 			goto fail;
 	}
+	c->on_open = out_opened;
+	c->on_close = out_closed;
+	srv->backend->out_id = c->id;
 	conn_attach(c, bev);
 	if (bufferevent_socket_connect(bev,
 	    (const struct sockaddr *)&cfg->backend.addr,
@@ -308,7 +401,6 @@ backend_connect(struct server *srv)
 	}
 	log_info("conn %llu: connecting to backend %s (%s)",
 	    (unsigned long long)c->id, c->peer_text, backend_uri_transport(srv));
-	srv->backend->out_id = c->id;
 	return c;
 
 fail:
@@ -352,6 +444,8 @@ backend_send_request(struct server *srv, const char *src, size_t len,
 	c = be->out_id != 0 ? conn_find(srv, be->out_id) : NULL;
 	if (c == NULL && (c = backend_connect(srv)) == NULL)
 		return -1;
+	if (c->state == CONN_HANDSHAKE)
+		return pending_add(srv, src, len, ed);
 	return conn_send_edited(c, src, len, ed);
 }
 

@@ -302,6 +302,8 @@ conn_close(struct conn *c, enum close_reason reason, int flush)
 		return;
 	c->reason = reason;
 	table_remove(&c->srv->conns, c);
+	if (c->on_close != NULL)
+		c->on_close(c);
 	if (reason != CLOSE_HANDSHAKE_FAILED)
 		log_close(c);
 
@@ -452,7 +454,7 @@ static void
 handshake_failed(struct conn *c)
 {
 	unsigned long errs[16];
-	int n = 0;
+	int n = 0, sock_err = EVUTIL_SOCKET_ERROR();
 	unsigned long e;
 	char why[512];
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
@@ -461,10 +463,23 @@ handshake_failed(struct conn *c)
 		if (n < 16)
 			errs[n++] = e;
 	}
+	if (c->kind == CONN_BACKEND_OUT && n == 0 && sock_err != 0 &&
+	    SSL_get_verify_result(ssl) == X509_V_OK) {
+		/* The TCP connect itself failed; there was no handshake. */
+		log_warning("conn %llu: connect to backend %s failed: %s",
+		    (unsigned long long)c->id, c->peer_text,
+		    evutil_socket_error_to_string(sock_err));
+		conn_close(c, CLOSE_CONNECT_FAILED, 0);
+		return;
+	}
 	tls_describe_failure(ssl, errs, n, why, sizeof(why));
 	c->srv->stats.handshake_failed++;
-	log_notice("conn %llu: TLS handshake failed from %s: %s",
-	    (unsigned long long)c->id, c->peer_text, why);
+	if (c->kind == CONN_BACKEND_OUT)
+		log_warning("conn %llu: TLS handshake with backend %s failed: %s",
+		    (unsigned long long)c->id, c->peer_text, why);
+	else
+		log_notice("conn %llu: TLS handshake failed from %s: %s",
+		    (unsigned long long)c->id, c->peer_text, why);
 	conn_close(c, CLOSE_HANDSHAKE_FAILED, 0);
 }
 
@@ -496,6 +511,8 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 			bufferevent_set_timeouts(bev, &idle, NULL);
 		else
 			bufferevent_set_timeouts(bev, NULL, NULL);
+		if (c->on_open != NULL)
+			c->on_open(c);
 		/* Data may have arrived together with the Finished message. */
 		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 			conn_readcb(bev, c);
@@ -508,8 +525,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 
-	if (c->state == CONN_HANDSHAKE && bufferevent_openssl_get_ssl(bev) &&
-	    c->kind != CONN_BACKEND_OUT) {
+	if (c->state == CONN_HANDSHAKE && bufferevent_openssl_get_ssl(bev)) {
 		handshake_failed(c);
 		return;
 	}

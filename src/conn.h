@@ -65,6 +65,11 @@ struct conn {
 	uint32_t msgs_in;
 	uint32_t msgs_out;
 	struct conn *next_dead;		/* reaper list */
+	/* Optional hooks for the owner of a connection: called once when it
+	 * becomes open, and once from conn_close while the connection and its
+	 * unsent output still exist. */
+	void (*on_open)(struct conn *c);
+	void (*on_close)(struct conn *c);
 };
 
 /* Formats "ip:port" or "[ip]:port". */

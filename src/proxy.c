@@ -142,8 +142,8 @@ port_matches(uint16_t uri_port, uint16_t ours, uint16_t dflt)
 	return uri_port == ours || (uri_port == 0 && ours == dflt);
 }
 
-/* Returns 1 when the URI names this proxy: the phone-facing public_host or
- * the backend-facing [backend] listen address. */
+/* Returns 1 when the URI names this proxy: the phone-facing public_host, a
+ * [tls] listen address, or the backend-facing [backend] listen address. */
 static int
 uri_is_ours(const struct server *srv, const struct sipmsg *m,
     const struct sip_uri *u)
@@ -163,6 +163,13 @@ uri_is_ours(const struct server *srv, const struct sipmsg *m,
 	if (public_match &&
 	    port_matches(u->port, cfg->proxy.public_port, 5061))
 		return 1;
+	for (int i = 0; i < cfg->tls.nlisten; i++) {
+		const struct listen_addr *la = &cfg->tls.listen[i];
+
+		if (span_eq(m, u->host, la->host) &&
+		    port_matches(u->port, la->port, 5061))
+			return 1;
+	}
 	return span_eq(m, u->host, cfg->backend.listen.host) &&
 	    port_matches(u->port, cfg->backend.listen.port,
 	    cfg->backend.transport == TRANSPORT_TLS ? 5061 : 5060);
@@ -679,7 +686,8 @@ proxy_framing_error(struct server *srv, struct conn *c, const char *buf,
 }
 
 void
-proxy_backend_timeout(struct server *srv, const char *req, size_t len)
+proxy_backend_failed(struct server *srv, const char *req, size_t len,
+    int status, const char *reason)
 {
 	struct sipmsg m, r;
 	struct sip_error err;
@@ -691,20 +699,19 @@ proxy_backend_timeout(struct server *srv, const char *req, size_t len)
 	if (end == NULL)
 		return;
 	hl = (size_t)(end - req) + 4;
-	if (sipmsg_index(&m, req, len, hl, &err) == -1)
+	if (sipmsg_index(&m, req, len, hl, &err) == -1 ||
+	    !m.is_request || sipmsg_method_is(&m, "ACK"))
 		return;
 	random_tag(tag);
-	n = sipmsg_build_response(&m, 408, "Request Timeout", tag, NULL, out,
+	n = sipmsg_build_response(&m, status, reason, tag, NULL, out,
 	    sizeof(out));
-	if (n == 0)
-		return;
-	end = memmem(out, n, "\r\n\r\n", 4);
+	end = n > 0 ? memmem(out, n, "\r\n\r\n", 4) : NULL;
 	if (end == NULL)
 		return;
 	if (sipmsg_parse(&r, out, n, (size_t)(end - out) + 4, &err) == 0) {
-		log_info("backend did not answer %.*s within 64*T1: 408 to the phone",
-		    (int)m.method.len, span_ptr(&m, m.method));
-		deliver_to_phone(srv, "backend timeout", &r, 0);
+		log_info("backend: no response to %.*s: %d %s to the phone",
+		    (int)m.method.len, span_ptr(&m, m.method), status, reason);
+		deliver_to_phone(srv, "backend failure", &r, 0);
 	}
 	sipmsg_free(&r);
 }

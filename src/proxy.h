@@ -25,8 +25,10 @@ void proxy_from_backend(struct server *srv, struct conn *c,
 void proxy_framing_error(struct server *srv, struct conn *c, const char *buf,
     size_t len, const struct frame *fr);
 
-/* Timer B/F fired for a request sent to a UDP backend: answers 408 to the
- * phone named in the request's top Via. */
-void proxy_backend_timeout(struct server *srv, const char *req, size_t len);
+/* A request sent toward the backend (our Via on top) got no response:
+ * answers status (408 after timer B/F, 503 when the backend connection
+ * failed) to the phone named in our Via. ACKs get nothing. */
+void proxy_backend_failed(struct server *srv, const char *req, size_t len,
+    int status, const char *reason);
 
 #endif

@@ -1845,10 +1845,12 @@ sipmsg_build_response(const struct sipmsg *m, int status, const char *reason,
 	char status_line[32];
 	int i;
 
+	/* The client matches a response by its top Via branch and CSeq
+	 * (RFC 3261 section 17.1.3), so only a Via is indispensable. A request
+	 * that lacks From, To, Call-ID or CSeq still gets its 400, with the
+	 * missing lines left out. */
 	if (status < 100 || status > 699 || reason == NULL ||
-	    m->first[HDR_VIA] < 0 || m->first[HDR_FROM] < 0 ||
-	    m->first[HDR_TO] < 0 || m->first[HDR_CALL_ID] < 0 ||
-	    m->first[HDR_CSEQ] < 0)
+	    m->first[HDR_VIA] < 0)
 		return 0;
 
 	snprintf(status_line, sizeof(status_line), "SIP/2.0 %d ", status);
@@ -1858,10 +1860,14 @@ sipmsg_build_response(const struct sipmsg *m, int status, const char *reason,
 	for (i = m->first[HDR_VIA]; i < m->nhdr; i++)
 		if (m->hdr[i].kind == HDR_VIA)
 			w_line(&w, m, i);
-	w_line(&w, m, m->first[HDR_FROM]);
-	w_to_line(&w, m, status, to_tag);
-	w_line(&w, m, m->first[HDR_CALL_ID]);
-	w_line(&w, m, m->first[HDR_CSEQ]);
+	if (m->first[HDR_FROM] >= 0)
+		w_line(&w, m, m->first[HDR_FROM]);
+	if (m->first[HDR_TO] >= 0)
+		w_to_line(&w, m, status, to_tag);
+	if (m->first[HDR_CALL_ID] >= 0)
+		w_line(&w, m, m->first[HDR_CALL_ID]);
+	if (m->first[HDR_CSEQ] >= 0)
+		w_line(&w, m, m->first[HDR_CSEQ]);
 	if (extra_headers != NULL)
 		w_str(&w, extra_headers);
 	w_str(&w, "Content-Length: 0\r\n\r\n");

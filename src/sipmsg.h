@@ -231,8 +231,9 @@ int sipmsg_edit_remove_value(const struct sipmsg *m, struct sip_edits *ed,
  * From, To (with ";tag=to_tag" added when the To has no tag and status >
  * 100), Call-ID, CSeq, any extra header lines given (each ending in CRLF,
  * may be NULL), and "Content-Length: 0". Works on a message that only
- * sipmsg_index accepted. Returns the length, or 0 when a Via, From, To,
- * Call-ID or CSeq line is missing or cap is too small.
+ * sipmsg_index accepted. From, To, Call-ID and CSeq
+ * lines that are missing are left out. Returns the length, or 0 when there
+ * is no Via line or cap is too small.
  */
 size_t sipmsg_build_response(const struct sipmsg *m, int status,
     const char *reason, const char *to_tag, const char *extra_headers,
