@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -71,7 +72,7 @@ struct config_key {
 
 static parse_fn parse_int, parse_size, parse_choice, parse_path;
 static parse_fn parse_host, parse_listen_list, parse_backend_listen;
-static parse_fn parse_backend_uri, parse_log_level;
+static parse_fn parse_backend_uri, parse_log_level, parse_account;
 
 static const struct choice verify_choices[] = {
 	{ "require", VERIFY_REQUIRE },
@@ -92,6 +93,25 @@ static const struct choice sips_policy_choices[] = {
 	{ NULL, 0 },
 };
 
+static const struct choice yes_no_choices[] = {
+	{ "yes", 1 },
+	{ "no", 0 },
+	{ NULL, 0 },
+};
+
+static const struct choice facility_choices[] = {
+	{ "daemon", LOG_DAEMON },
+	{ "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 },
+	{ NULL, 0 },
+};
+
 #define DAY	86400
 
 /* One row of config_keys[]. Optional members follow as designated
@@ -105,6 +125,11 @@ static const struct choice sips_policy_choices[] = {
 /* Two rows that share a field (max_message_size) are aliases: setting
  * both is an error, and only one of them carries the default. */
 static const struct config_key config_keys[] = {
+	KEY("general", "user", parse_account, NULL, general.user),
+	KEY("general", "group", parse_account, NULL, general.group),
+	KEY("general", "shutdown_timeout", parse_int, "5",
+	    general.shutdown_timeout, .min = 0, .max = 3600),
+
 	KEY("tls", "listen", parse_listen_list, "0.0.0.0:5061", tls.listen),
 	KEY("tls", "certificate", parse_path, NULL, tls.certificate,
 	    .flags = KEY_REQUIRED),
@@ -153,12 +178,16 @@ static const struct config_key config_keys[] = {
 	    limits.header_timeout, .min = 1, .max = DAY),
 
 	KEY("log", "level", parse_log_level, "info", log_level),
+	KEY("log", "syslog", parse_choice, "no", log_syslog,
+	    .choices = yes_no_choices),
+	KEY("log", "facility", parse_choice, "daemon", log_facility,
+	    .choices = facility_choices),
 };
 
 #define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const char *const config_sections[] = {
-	"tls", "backend", "proxy", "limits", "log",
+	"general", "tls", "backend", "proxy", "limits", "log",
 };
 
 #define NSECTIONS	(int)(sizeof(config_sections) / sizeof(config_sections[0]))
@@ -418,8 +447,8 @@ static int
 parse_choice(struct load_ctx *ctx, const struct config_key *key,
     const char *value, char *err, size_t errlen)
 {
-	const char *names[8];
-	char expected[128];
+	const char *names[16];
+	char expected[160];
 	int i;
 
 	for (i = 0; key->choices[i].name != NULL; i++) {
@@ -428,7 +457,7 @@ parse_choice(struct load_ctx *ctx, const struct config_key *key,
 			return 0;
 		}
 	}
-	for (i = 0; key->choices[i].name != NULL && i < 8; i++)
+	for (i = 0; key->choices[i].name != NULL && i < 16; i++)
 		names[i] = key->choices[i].name;
 	format_names(names, i, expected, sizeof(expected));
 	snprintf(err, errlen, "invalid value \"%s\" (expected %s)", value,
@@ -455,6 +484,36 @@ parse_log_level(struct load_ctx *ctx, const struct config_key *key,
 	snprintf(err, errlen, "invalid value \"%s\" (expected %s)", value,
 	    expected);
 	return -1;
+}
+
+/* A user or group name for privilege dropping. Whether it exists is
+ * checked at start-up, because the account database is outside this
+ * file. An empty value leaves the field NULL. */
+static int
+parse_account(struct load_ctx *ctx, const struct config_key *key,
+    const char *value, char *err, size_t errlen)
+{
+	char **field = key_field(ctx, key);
+	size_t len = strlen(value);
+
+	if (len == 0)
+		return 0;
+	/* The portable user name characters of POSIX. They exclude ':',
+	 * the /etc/passwd field separator, and blanks. */
+	if (len > 32 || value[0] == '-' ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len) {
+		snprintf(err, errlen, "invalid name \"%s\" (expected at most "
+		    "32 letters, digits, '.', '_' or '-', not starting with "
+		    "'-')", value);
+		return -1;
+	}
+	*field = strdup(value);
+	if (*field == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- files ---- */
@@ -1430,6 +1489,8 @@ config_free(struct config *cfg)
 	if (cfg == NULL)
 		return;
 	free(cfg->path);
+	free(cfg->general.user);
+	free(cfg->general.group);
 	free(cfg->tls.certificate);
 	free(cfg->tls.private_key);
 	free(cfg->tls.ca_file);

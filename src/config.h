@@ -27,6 +27,12 @@ struct config {
 	char *path;		/* as given on the command line */
 
 	struct {
+		char *user;		/* NULL: keep the starting user */
+		char *group;		/* NULL: the user's primary group */
+		int shutdown_timeout;	/* seconds to let transactions finish */
+	} general;
+
+	struct {
 		struct listen_addr listen[CONFIG_MAX_LISTEN];
 		int nlisten;
 		char *certificate;	/* absolute paths after loading */
@@ -71,6 +77,8 @@ struct config {
 	} limits;
 
 	int log_level;		/* LOGL_* */
+	int log_syslog;		/* 1: syslog(3) instead of stderr */
+	int log_facility;	/* LOG_DAEMON or LOG_LOCAL0 .. LOG_LOCAL7 */
 };
 
 /*

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <openssl/tls1.h>
@@ -428,7 +429,7 @@ config_unknown_section(void **state)
 	/* Reported once, at the first key, not once per key. */
 	expect_only_error(*state, MINIMAL "[server]\nport = 1\nhost = x\n",
 	    MINIMAL_LINES + 2, "port: unknown section [server] (expected "
-	    "tls, backend, proxy, limits or log)");
+	    "general, tls, backend, proxy, limits or log)");
 }
 
 static void
@@ -1214,6 +1215,83 @@ config_max_message_size_alias(void **state)
 	    "section only)");
 }
 
+/* ---- [general] and [log] output ---- */
+
+static void
+config_general_defaults(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_loaded(f, MINIMAL);
+	assert_null(f->cfg->general.user);
+	assert_null(f->cfg->general.group);
+	assert_int_equal(f->cfg->general.shutdown_timeout, 5);
+	assert_int_equal(f->cfg->log_syslog, 0);
+	assert_int_equal(f->cfg->log_facility, LOG_DAEMON);
+}
+
+static void
+config_general_keys_set(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_loaded(f, "[general]\n"
+	    "user = sipsgate\n"
+	    "group = ssl-cert_2.x\n"
+	    "shutdown_timeout = 0\n"
+	    MINIMAL
+	    "[log]\n"
+	    "syslog = yes\n"
+	    "facility = local5\n");
+	assert_string_equal(f->cfg->general.user, "sipsgate");
+	assert_string_equal(f->cfg->general.group, "ssl-cert_2.x");
+	assert_int_equal(f->cfg->general.shutdown_timeout, 0);
+	assert_int_equal(f->cfg->log_syslog, 1);
+	assert_int_equal(f->cfg->log_facility, LOG_LOCAL5);
+}
+
+static void
+config_general_empty_user(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_loaded(f, "[general]\nuser =\ngroup =\n" MINIMAL);
+	assert_null(f->cfg->general.user);
+	assert_null(f->cfg->general.group);
+}
+
+static void
+config_general_bad_values(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_only_error(f, MINIMAL "[general]\nuser = a:b\n",
+	    MINIMAL_LINES + 2, "user: invalid name \"a:b\" (expected at "
+	    "most 32 letters, digits, '.', '_' or '-', not starting with "
+	    "'-')");
+	expect_only_error(f, MINIMAL "[general]\ngroup = -x\n",
+	    MINIMAL_LINES + 2, "group: invalid name \"-x\" (expected at "
+	    "most 32 letters, digits, '.', '_' or '-', not starting with "
+	    "'-')");
+	expect_only_error(f, MINIMAL "[general]\nshutdown_timeout = 3601\n",
+	    MINIMAL_LINES + 2, "shutdown_timeout: value 3601 out of range "
+	    "(expected 0 to 3600)");
+}
+
+static void
+config_log_syslog_bad_values(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_only_error(f, MINIMAL "[log]\nsyslog = maybe\n",
+	    MINIMAL_LINES + 2, "syslog: invalid value \"maybe\" (expected "
+	    "yes or no)");
+	expect_only_error(f, MINIMAL "[log]\nfacility = local8\n",
+	    MINIMAL_LINES + 2, "facility: invalid value \"local8\" "
+	    "(expected daemon, local0, local1, local2, local3, local4, "
+	    "local5, local6 or local7)");
+}
+
 /* ---- misc ---- */
 
 static void
@@ -1291,6 +1369,11 @@ main(void)
 		T(config_backend_listen_errors),
 		T(config_public_host_forms),
 		T(config_max_message_size_alias),
+		T(config_general_defaults),
+		T(config_general_keys_set),
+		T(config_general_empty_user),
+		T(config_general_bad_values),
+		T(config_log_syslog_bad_values),
 		T(config_free_null),
 		T(config_sample_file),
 #undef T
