@@ -48,6 +48,9 @@ struct backend {
 	struct pending **pend_tail;
 	size_t pend_count;
 	size_t pend_bytes;
+	uint64_t *paused;		/* phones waiting for a backend connection to drain */
+	size_t npaused;
+	size_t paused_cap;
 	struct txn_table *txn;
 };
 
@@ -271,6 +274,7 @@ backend_stop(struct server *srv)
 	if (be == NULL)
 		return;
 	txn_table_free(be->txn);
+	free(be->paused);
 	if (be->udp_ev != NULL)
 		event_free(be->udp_ev);
 	if ((c = udp_conn(srv)) != NULL)
@@ -410,10 +414,49 @@ fail:
 	return NULL;
 }
 
+static void
+backend_drained(struct conn *c)
+{
+	struct server *srv = c->srv;
+	struct backend *be = srv->backend;
+	struct conn *phone;
+
+	if (be == NULL)
+		return;
+	for (size_t i = 0; i < be->npaused; i++)
+		if ((phone = conn_find(srv, be->paused[i])) != NULL)
+			conn_resume(phone);
+	be->npaused = 0;
+}
+
+/* Stops reading from phone "from" while backend connection c is over its
+ * high-water mark, so memory stays bounded when the backend stops
+ * reading. */
+static void
+apply_backpressure(struct server *srv, struct conn *c, struct conn *from)
+{
+	struct backend *be = srv->backend;
+
+	if (from == NULL || from->paused || !conn_congested(c))
+		return;
+	if (be->npaused == be->paused_cap) {
+		size_t cap = be->paused_cap ? be->paused_cap * 2 : 64;
+		uint64_t *p = realloc(be->paused, cap * sizeof(*p));
+
+		if (p == NULL)
+			return;
+		be->paused = p;
+		be->paused_cap = cap;
+	}
+	be->paused[be->npaused++] = from->id;
+	c->on_drain = backend_drained;
+	conn_pause(from);
+}
+
 int
-backend_send_request(struct server *srv, const char *src, size_t len,
-    const struct sip_edits *ed, const char *branch, size_t branch_len,
-    const char *method, size_t method_len, int is_ack)
+backend_send_request(struct server *srv, struct conn *from, const char *src,
+    size_t len, const struct sip_edits *ed, const char *branch,
+    size_t branch_len, const char *method, size_t method_len, int is_ack)
 {
 	struct backend *be = srv->backend;
 	struct conn *c;
@@ -446,14 +489,19 @@ backend_send_request(struct server *srv, const char *src, size_t len,
 		return -1;
 	if (c->state == CONN_HANDSHAKE)
 		return pending_add(srv, src, len, ed);
-	return conn_send_edited(c, src, len, ed);
+	if (conn_send_edited(c, src, len, ed) == -1)
+		return -1;
+	apply_backpressure(srv, c, from);
+	return 0;
 }
 
 int
-backend_send_response(struct server *srv, struct conn *c,
+backend_send_response(struct server *srv, struct conn *c, struct conn *from,
     const struct sockaddr *dst, socklen_t dstlen, const char *src, size_t len,
     const struct sip_edits *ed)
 {
+	int rc;
+
 	if (c->kind == CONN_BACKEND_UDP) {
 		size_t n = len;
 		const char *out = src;
@@ -468,8 +516,12 @@ backend_send_response(struct server *srv, struct conn *c,
 		return udp_send(srv, dst, dstlen, out, n);
 	}
 	if (ed != NULL)
-		return conn_send_edited(c, src, len, ed);
-	return conn_send(c, src, len);
+		rc = conn_send_edited(c, src, len, ed);
+	else
+		rc = conn_send(c, src, len);
+	if (rc == 0)
+		apply_backpressure(srv, c, from);
+	return rc;
 }
 
 int

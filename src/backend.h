@@ -23,21 +23,25 @@ const char *backend_uri_transport(const struct server *srv);
 /*
  * Sends an edited request to the backend uri. branch/method identify the
  * UDP client transaction (ignored on TCP/TLS). is_ack marks an ACK, which
- * never starts a transaction. Returns 0, or -1 when it could not be sent
- * or queued (the caller answers 503).
+ * never starts a transaction. When the backend connection passes its
+ * high-water mark, reading from the phone connection "from" pauses until it
+ * drains. Returns 0, or -1 when it could not be sent or queued (the caller
+ * answers 503).
  */
-int backend_send_request(struct server *srv, const char *src, size_t len,
-    const struct sip_edits *ed, const char *branch, size_t branch_len,
-    const char *method, size_t method_len, int is_ack);
+int backend_send_request(struct server *srv, struct conn *from,
+    const char *src, size_t len, const struct sip_edits *ed,
+    const char *branch, size_t branch_len, const char *method,
+    size_t method_len, int is_ack);
 
 /*
  * Sends an edited response (or locally built response when ed is NULL)
  * toward the backend over connection c: on a stream connection it is
- * queued there; on the UDP socket it goes to the address dst. Returns 0
- * or -1.
+ * queued there; on the UDP socket it goes to the address dst. "from" is
+ * the phone connection it came from (NULL for our own responses), paused
+ * like in backend_send_request. Returns 0 or -1.
  */
 int backend_send_response(struct server *srv, struct conn *c,
-    const struct sockaddr *dst, socklen_t dstlen,
+    struct conn *from, const struct sockaddr *dst, socklen_t dstlen,
     const char *src, size_t len, const struct sip_edits *ed);
 
 /* Tells the UDP transaction layer about a response; returns 1 when it is a

@@ -164,7 +164,7 @@ static const struct config_key config_keys[] = {
 	    .min = 16, .max = SIPMSG_MAX_HEADERS),
 	KEY("limits", "max_line_length", parse_size, "8192",
 	    limits.max_line_length, .min = 256, .max = 1048576),
-	KEY("limits", "max_via", parse_int, "32", limits.max_via,
+	KEY("limits", "max_via", parse_int, "70", limits.max_via,
 	    .min = 1, .max = SIPMSG_MAX_HEADERS),
 	KEY("limits", "max_connections", parse_int, "10000",
 	    limits.max_connections, .min = 1, .max = 1000000),
@@ -176,6 +176,8 @@ static const struct config_key config_keys[] = {
 	    .min = 1, .max = DAY),
 	KEY("limits", "header_timeout", parse_int, "30",
 	    limits.header_timeout, .min = 1, .max = DAY),
+	KEY("limits", "output_high_water", parse_size, "1048576",
+	    limits.output_high_water, .min = 65536, .max = 1073741824),
 
 	KEY("log", "level", parse_log_level, "info", log_level),
 	KEY("log", "syslog", parse_choice, "no", log_syslog,

@@ -73,7 +73,8 @@ struct config {
 		int max_connections_per_ip;
 		int handshake_timeout;	/* seconds */
 		int idle_timeout;	/* seconds */
-		int header_timeout;	/* seconds to receive a whole header section */
+		int header_timeout;	/* seconds to receive a whole message once started */
+		size_t output_high_water; /* bytes queued on one connection before back-pressure */
 	} limits;
 
 	int log_level;		/* LOGL_* */

@@ -20,6 +20,8 @@
 #include "sipmsg.h"
 #include "tls.h"
 
+static void deadline_stop(struct conn *c);
+
 static const char *const reason_names[CLOSE__COUNT] = {
 	[CLOSE_NONE] = "none",
 	[CLOSE_PEER] = "peer-closed",
@@ -231,6 +233,8 @@ conn_set_state(struct conn *c, enum conn_state st)
 static void
 conn_free(struct conn *c)
 {
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	if (c->bev != NULL) {
 		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 
@@ -302,6 +306,11 @@ conn_close(struct conn *c, enum close_reason reason, int flush)
 		return;
 	c->reason = reason;
 	table_remove(&c->srv->conns, c);
+	deadline_stop(c);
+	if (c->ip_counted) {
+		conn_ip_release(c->srv, (struct sockaddr *)&c->peer);
+		c->ip_counted = 0;
+	}
 	if (c->on_close != NULL)
 		c->on_close(c);
 	if (reason != CLOSE_HANDSHAKE_FAILED)
@@ -375,6 +384,158 @@ conn_send_edited(struct conn *c, const char *src, size_t len,
 	return 0;
 }
 
+/* ---- back-pressure ---- */
+
+int
+conn_congested(struct conn *c)
+{
+	size_t hw = c->srv->cfg->limits.output_high_water;
+
+	if (c->bev == NULL)
+		return 0;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) <= hw)
+		return c->congested;
+	if (!c->congested) {
+		c->congested = 1;
+		/* libevent calls conn_writecb once the output has drained to
+		 * this low-water mark. */
+		bufferevent_setwatermark(c->bev, EV_WRITE, hw / 2, 0);
+	}
+	return 1;
+}
+
+void
+conn_pause(struct conn *c)
+{
+	if (c->paused || c->bev == NULL || c->state != CONN_OPEN)
+		return;
+	c->paused = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	log_debug("conn %llu %s: reading paused (back-pressure)",
+	    (unsigned long long)c->id, c->peer_text);
+}
+
+void
+conn_resume(struct conn *c)
+{
+	if (!c->paused || c->bev == NULL || c->state != CONN_OPEN)
+		return;
+	c->paused = 0;
+	bufferevent_enable(c->bev, EV_READ);
+	log_debug("conn %llu %s: reading resumed", (unsigned long long)c->id,
+	    c->peer_text);
+}
+
+/* ---- per-address connection counts ---- */
+
+struct ip_slot {
+	struct ip_slot *next;
+	unsigned char addr[16];		/* IPv4 as ::ffff:a.b.c.d */
+	uint32_t count;
+};
+
+static void
+ip_key(const struct sockaddr *sa, unsigned char key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+	}
+}
+
+static struct ip_slot **
+ip_find(struct server *srv, const unsigned char key[16])
+{
+	uint32_t h = 2166136261u;
+	struct ip_slot **pp;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	pp = &srv->ip_buckets[h % IP_BUCKETS];
+	while (*pp != NULL && memcmp((*pp)->addr, key, 16) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+int
+conn_ip_acquire(struct server *srv, const struct sockaddr *addr)
+{
+	unsigned char key[16];
+	struct ip_slot **pp, *s;
+
+	if (srv->ip_buckets == NULL) {
+		srv->ip_buckets = calloc(IP_BUCKETS, sizeof(*srv->ip_buckets));
+		if (srv->ip_buckets == NULL)
+			return -1;
+	}
+	ip_key(addr, key);
+	pp = ip_find(srv, key);
+	if ((s = *pp) == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL)
+			return -1;
+		memcpy(s->addr, key, 16);
+		*pp = s;
+	}
+	if (s->count >= (uint32_t)srv->cfg->limits.max_connections_per_ip)
+		return -1;
+	s->count++;
+	return 0;
+}
+
+void
+conn_ip_release(struct server *srv, const struct sockaddr *addr)
+{
+	unsigned char key[16];
+	struct ip_slot **pp, *s;
+
+	if (srv->ip_buckets == NULL)
+		return;
+	ip_key(addr, key);
+	pp = ip_find(srv, key);
+	if ((s = *pp) == NULL)
+		return;
+	if (--s->count == 0) {
+		*pp = s->next;
+		free(s);
+	}
+}
+
+/* ---- deadlines ---- */
+
+/* The close line (reason=handshake-timeout or header-timeout) is the one
+ * log line for this. */
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	conn_close(c, c->state == CONN_HANDSHAKE ? CLOSE_HANDSHAKE_TIMEOUT :
+	    CLOSE_HEADER_TIMEOUT, 0);
+}
+
+static void
+deadline_start(struct conn *c, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	if (c->deadline == NULL) {
+		c->deadline = evtimer_new(c->srv->base, deadline_cb, c);
+		if (c->deadline == NULL)
+			return;
+	}
+	evtimer_add(c->deadline, &tv);
+}
+
+static void
+deadline_stop(struct conn *c)
+{
+	if (c->deadline != NULL)
+		evtimer_del(c->deadline);
+}
+
 /* ---- callbacks ---- */
 
 static void
@@ -399,6 +560,11 @@ handle_input(struct conn *c)
 		st = framer_next(&c->framer, &srv->limits, buf, len, &fr);
 		switch (st) {
 		case FRAME_NEED_MORE:
+			/* A message has started: it must be complete within
+			 * header_timeout, however slowly its bytes trickle in. */
+			if (c->deadline == NULL ||
+			    !evtimer_pending(c->deadline, NULL))
+				deadline_start(c, srv->cfg->limits.header_timeout);
 			return;
 		case FRAME_PING:
 			srv->stats.pings++;
@@ -425,6 +591,7 @@ handle_input(struct conn *c)
 		if (c->state >= CONN_CLOSED)
 			return;
 		evbuffer_drain(in, fr.len);
+		deadline_stop(c);
 	}
 }
 
@@ -445,9 +612,19 @@ conn_writecb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->state == CONN_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+
+	if (c->state == CONN_CLOSING && left == 0) {
 		schedule_free(c);
+		return;
+	}
+	if (c->congested &&
+	    left <= c->srv->cfg->limits.output_high_water / 2) {
+		c->congested = 0;
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		if (c->on_drain != NULL)
+			c->on_drain(c);
+	}
 }
 
 static void
@@ -495,6 +672,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		struct timeval idle = { srv->cfg->limits.idle_timeout, 0 };
 
 		conn_set_state(c, CONN_OPEN);
+		deadline_stop(c);
 		if (ssl != NULL) {
 			tls_describe_session(ssl, desc, sizeof(desc));
 			log_info("conn %llu %s: TLS established (%s) %s",
@@ -555,11 +733,12 @@ void
 conn_attach(struct conn *c, struct bufferevent *bev)
 {
 	struct server *srv = c->srv;
-	struct timeval hs = { srv->cfg->limits.handshake_timeout, 0 };
 
 	c->bev = bev;
 	bufferevent_setcb(bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	/* A deadline, not a read timeout: a client that sends one byte of
+	 * its handshake now and then must not hold the slot forever. */
 	if (c->state == CONN_HANDSHAKE && c->kind != CONN_BACKEND_OUT)
-		bufferevent_set_timeouts(bev, &hs, NULL);
+		deadline_start(c, srv->cfg->limits.handshake_timeout);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }

@@ -13,6 +13,7 @@
 struct server;
 struct bufferevent;
 struct sip_edits;
+struct event;
 
 enum conn_kind {
 	CONN_PHONE,		/* TLS from a phone */
@@ -70,6 +71,15 @@ struct conn {
 	 * unsent output still exist. */
 	void (*on_open)(struct conn *c);
 	void (*on_close)(struct conn *c);
+	/* Called when the output has drained below half of
+	 * [limits] output_high_water after having passed it. */
+	void (*on_drain)(struct conn *c);
+	/* Handshake deadline, then the deadline for a message that has
+	 * started to arrive (slow senders). Allocated on first use. */
+	struct event *deadline;
+	unsigned ip_counted:1;		/* holds a per-address slot */
+	unsigned paused:1;		/* reading stopped by back-pressure */
+	unsigned congested:1;		/* output passed the high-water mark */
 };
 
 /* Formats "ip:port" or "[ip]:port". */
@@ -99,6 +109,19 @@ int conn_send(struct conn *c, const char *buf, size_t len);
 /* Queues src after applying edits, without an intermediate copy. */
 int conn_send_edited(struct conn *c, const char *src, size_t len,
     const struct sip_edits *ed);
+
+/* Returns 1 when the output buffer holds more than [limits]
+ * output_high_water bytes; the connection then calls on_drain once it has
+ * drained to half of that. */
+int conn_congested(struct conn *c);
+/* Stops or resumes reading from c (back-pressure). */
+void conn_pause(struct conn *c);
+void conn_resume(struct conn *c);
+
+/* Takes a slot for a phone connection from addr. Returns 0, or -1 when
+ * addr already holds [limits] max_connections_per_ip connections. */
+int conn_ip_acquire(struct server *srv, const struct sockaddr *addr);
+void conn_ip_release(struct server *srv, const struct sockaddr *addr);
 
 /* Frees every connection still in the reaper list. */
 void conn_reap(struct server *srv);

@@ -43,15 +43,26 @@ phone_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	/* TODO: enforce max_connections_per_ip with a per-address counter. */
+	if (conn_ip_acquire(srv, sa) == -1) {
+		char peer[64];
+
+		sockaddr_to_text(sa, peer, sizeof(peer));
+		srv->stats.rejected_limit++;
+		log_notice("connection refused from %s: max_connections_per_ip "
+		    "(%d) reached", peer, srv->cfg->limits.max_connections_per_ip);
+		close(fd);
+		return;
+	}
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = conn_new(srv, CONN_PHONE, sa, (socklen_t)salen);
 	if (c == NULL) {
 		log_error("accept: out of memory or connection table full");
+		conn_ip_release(srv, sa);
 		close(fd);
 		return;
 	}
+	c->ip_counted = 1;
 	ssl = tls_server_ssl_new(srv->tls_server);
 	if (ssl == NULL)
 		goto fail;

@@ -45,7 +45,8 @@ log_counters(const struct server *srv)
 	    "rejected_limit=%llu req_from_phone=%llu resp_from_phone=%llu "
 	    "req_from_backend=%llu resp_from_backend=%llu error_responses=%llu "
 	    "dropped_parse=%llu dropped_no_flow=%llu dropped_foreign=%llu "
-	    "dropped_send=%llu retransmit_absorbed=%llu flow_failed=%llu "
+	    "dropped_send=%llu dropped_congested=%llu retransmit_absorbed=%llu "
+	    "flow_failed=%llu "
 	    "bad_token=%llu pings=%llu",
 	    (unsigned long long)s->accepted, (unsigned long long)s->handshake_failed,
 	    (unsigned long long)s->rejected_limit,
@@ -58,6 +59,7 @@ log_counters(const struct server *srv)
 	    (unsigned long long)s->dropped_no_flow,
 	    (unsigned long long)s->dropped_foreign,
 	    (unsigned long long)s->dropped_send,
+	    (unsigned long long)s->dropped_congested,
 	    (unsigned long long)s->retransmit_absorbed,
 	    (unsigned long long)s->flow_failed, (unsigned long long)s->bad_token,
 	    (unsigned long long)s->pings);
@@ -144,6 +146,8 @@ server_free(struct server *srv)
 		if (srv->sig_ev[i] != NULL)
 			event_free(srv->sig_ev[i]);
 	conn_table_free(&srv->conns);
+	/* Every phone connection has released its per-address slot by now. */
+	free(srv->ip_buckets);
 	flow_signer_free(srv->flow);
 	SSL_CTX_free(srv->tls_server);
 	SSL_CTX_free(srv->tls_backend);

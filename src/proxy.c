@@ -332,7 +332,7 @@ reply(struct server *srv, struct conn *c, const struct sockaddr *from,
 	if (c->kind == CONN_PHONE)
 		conn_send(c, out, n);
 	else
-		backend_send_response(srv, c, from, fromlen, out, n, NULL);
+		backend_send_response(srv, c, NULL, from, fromlen, out, n, NULL);
 }
 
 static int
@@ -404,7 +404,7 @@ phone_request(struct server *srv, struct conn *c, const struct sipmsg *m)
 	    sipmsg_edit_max_forwards(m, &ed) == -1)
 		goto fail;
 
-	if (backend_send_request(srv, m->buf, m->len, &ed, branch, BRANCH_LEN,
+	if (backend_send_request(srv, c, m->buf, m->len, &ed, branch, BRANCH_LEN,
 	    span_ptr(m, m->method), m->method.len,
 	    sipmsg_method_is(m, "ACK")) == -1) {
 		srv->stats.dropped_send++;
@@ -484,9 +484,19 @@ phone_response(struct server *srv, struct conn *c, const struct sipmsg *m)
 			return;
 		}
 	}
-	if (backend_send_response(srv, to, (struct sockaddr *)&dst, dstlen,
+	if (backend_send_response(srv, to, c, (struct sockaddr *)&dst, dstlen,
 	    m->buf, m->len, &ed) == -1)
 		srv->stats.dropped_send++;
+}
+
+/* Returns 1 when the message has more Via values than [limits] max_via. */
+static int
+too_many_vias(const struct server *srv, const struct sipmsg *m)
+{
+	int max = srv->cfg->limits.max_via, line;
+	struct sip_span v;
+
+	return sipmsg_value(m, HDR_VIA, max, &v, &line) == 0;
 }
 
 void
@@ -510,7 +520,16 @@ proxy_from_phone(struct server *srv, struct conn *c, const char *buf,
 	}
 	log_message(c, m.is_request ? "request from phone" :
 	    "response from phone", &m);
-	if (m.is_request)
+	if (too_many_vias(srv, &m)) {
+		if (m.is_request) {
+			reply(srv, c, NULL, 0, &m, 400, "Too Many Via Headers");
+		} else {
+			srv->stats.dropped_parse++;
+			log_info("conn %llu %s: response dropped: more than "
+			    "max_via Via values", (unsigned long long)c->id,
+			    c->peer_text);
+		}
+	} else if (m.is_request)
 		phone_request(srv, c, &m);
 	else
 		phone_response(srv, c, &m);
@@ -552,6 +571,14 @@ backend_request(struct server *srv, struct conn *c, const struct sockaddr *from,
 	if (phone == NULL || phone->kind != CONN_PHONE) {
 		srv->stats.flow_failed++;
 		reply(srv, c, from, fromlen, m, 430, "Flow Failed");
+		return;
+	}
+	if (conn_congested(phone)) {
+		srv->stats.dropped_congested++;
+		log_info("conn %llu %s: request toward the phone refused: its "
+		    "output is over output_high_water", (unsigned long long)phone->id,
+		    phone->peer_text);
+		reply(srv, c, from, fromlen, m, 503, "Phone Not Reading");
 		return;
 	}
 
@@ -615,6 +642,13 @@ deliver_to_phone(struct server *srv, const char *src_desc,
 		    "closed", src_desc, m->status);
 		return;
 	}
+	if (conn_congested(phone)) {
+		srv->stats.dropped_congested++;
+		log_info("%s: response %d toward conn %llu %s dropped: its "
+		    "output is over output_high_water", src_desc, m->status,
+		    (unsigned long long)phone->id, phone->peer_text);
+		return;
+	}
 	sip_edits_init(&ed);
 	if (remove_first_values(m, &ed, HDR_VIA, 1) == -1 ||
 	    conn_send_edited(phone, m->buf, m->len, &ed) == -1)
@@ -653,7 +687,13 @@ proxy_from_backend(struct server *srv, struct conn *c,
 	}
 	log_message(c, m.is_request ? "request from backend" :
 	    "response from backend", &m);
-	if (m.is_request) {
+	if (too_many_vias(srv, &m)) {
+		if (m.is_request)
+			reply(srv, c, from, fromlen, &m, 400,
+			    "Too Many Via Headers");
+		else
+			srv->stats.dropped_parse++;
+	} else if (m.is_request) {
 		backend_request(srv, c, from, fromlen, &m);
 	} else {
 		srv->stats.resp_from_backend++;

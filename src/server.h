@@ -16,6 +16,7 @@ struct event;
 struct evconnlistener;
 struct flow_signer;
 struct backend;
+struct ip_slot;
 
 /* Counters of messages and faults, logged at shutdown. */
 struct counters {
@@ -31,6 +32,7 @@ struct counters {
 	uint64_t dropped_no_flow;	/* responses whose connection is gone */
 	uint64_t dropped_foreign;	/* backend-side input from an unexpected source */
 	uint64_t dropped_send;		/* send failures */
+	uint64_t dropped_congested;	/* toward a phone over output_high_water */
 	uint64_t retransmit_absorbed;
 	uint64_t flow_failed;		/* 430 sent */
 	uint64_t bad_token;
@@ -55,10 +57,12 @@ struct server {
 	struct event *sig_ev[3];
 	int stopping;
 
+	struct ip_slot **ip_buckets;	/* per-address phone connection counts */
 	char *udp_buf;			/* one datagram in or out, 65536 bytes */
 	struct counters stats;
 };
 
 #define UDP_BUF_SIZE 65536
+#define IP_BUCKETS 4096
 
 #endif

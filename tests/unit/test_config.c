@@ -251,12 +251,13 @@ config_minimal_defaults(void **state)
 	assert_int_equal(cfg->limits.max_message_size, 65535);
 	assert_int_equal(cfg->limits.max_headers, 100);
 	assert_int_equal(cfg->limits.max_line_length, 8192);
-	assert_int_equal(cfg->limits.max_via, 32);
+	assert_int_equal(cfg->limits.max_via, 70);
 	assert_int_equal(cfg->limits.max_connections, 10000);
 	assert_int_equal(cfg->limits.max_connections_per_ip, 100);
 	assert_int_equal(cfg->limits.handshake_timeout, 10);
 	assert_int_equal(cfg->limits.idle_timeout, 300);
 	assert_int_equal(cfg->limits.header_timeout, 30);
+	assert_int_equal(cfg->limits.output_high_water, 1048576);
 
 	assert_int_equal(cfg->log_level, LOGL_INFO);
 	assert_int_equal(count_errors(f), 0);
