@@ -1,5 +1,5 @@
 /* Unit tests for stream and datagram framing. Run from the repository
- * root: one test reads an RFC 4475 message from the shared corpus. */
+ * root: one test reads an RFC 4475 message from tests/corpus. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include "framing.h"
 
-#define DBLREQ_PATH	"../shared/corpus/rfc4475/dblreq.dat"
+#define DBLREQ_PATH	"tests/corpus/rfc4475/dblreq.dat"
 
 static const struct framing_limits limits = {
 	.max_message_size = 4096,

@@ -1,6 +1,6 @@
 /* Unit tests for the SIP message index, checks, edits and responses. Run
  * from the repository root: the corpus test reads the RFC 4475 and RFC
- * 5118 torture messages from ../shared/corpus, or from $SIPSGATE_CORPUS. */
+ * 5118 torture messages from tests/corpus, or from $SIPSGATE_CORPUS. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE		/* memmem */
 #endif
@@ -15,7 +15,7 @@
 
 #include "sipmsg.h"
 
-#define CORPUS_DEFAULT	"../shared/corpus"
+#define CORPUS_DEFAULT	"tests/corpus"
 
 #define REQ_LINE	"INVITE sip:bob@example.com SIP/2.0\r\n"
 #define L_VIA \
