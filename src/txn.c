@@ -586,3 +586,15 @@ txn_count(const struct txn_table *t)
 {
 	return t->count;
 }
+
+size_t
+txn_pending(const struct txn_table *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (const struct txn *x = t->buckets[i]; x != NULL; x = x->next)
+			if (x->state != TXN_COMPLETED)
+				n++;
+	return n;
+}

@@ -66,5 +66,9 @@ void txn_ack(struct txn_table *t, const char *branch, size_t branch_len,
 
 /* Number of live transactions (for counters and tests). */
 size_t txn_count(const struct txn_table *t);
+/* Number of transactions still waiting for a final response: those in
+ * Completed only absorb retransmissions and are not counted. Walks the
+ * whole table, so it is meant for shutdown, not for every message. */
+size_t txn_pending(const struct txn_table *t);
 
 #endif

@@ -569,6 +569,30 @@ txn_table_growth(void **state)
 }
 
 static void
+txn_pending_excludes_completed(void **state)
+{
+	struct fixture *f = *state;
+
+	txn_request(f->table, S("z9hG4bK-a"), S("INVITE"), S(INVITE_REQ));
+	txn_request(f->table, S("z9hG4bK-b"), S("REGISTER"), S(OPTIONS_REQ));
+	txn_request(f->table, S("z9hG4bK-c"), S("INVITE"), S(INVITE_REQ));
+	assert_int_equal(txn_pending(f->table), 3);
+
+	/* Proceeding still waits for a final response. */
+	txn_response(f->table, S("z9hG4bK-a"), S("INVITE"), 180);
+	assert_int_equal(txn_pending(f->table), 3);
+
+	/* Completed lingers for retransmissions but waits for nothing. */
+	txn_response(f->table, S("z9hG4bK-b"), S("REGISTER"), 200);
+	txn_response(f->table, S("z9hG4bK-c"), S("INVITE"), 486);
+	assert_int_equal(txn_pending(f->table), 1);
+	assert_int_equal(txn_count(f->table), 3);
+
+	txn_response(f->table, S("z9hG4bK-a"), S("INVITE"), 200);
+	assert_int_equal(txn_pending(f->table), 0);
+}
+
+static void
 txn_table_free_null(void **state)
 {
 	txn_table_free(NULL);
@@ -595,6 +619,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(txn_request_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(txn_request_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(txn_table_growth, setup, teardown),
+		cmocka_unit_test_setup_teardown(txn_pending_excludes_completed, setup, teardown),
 		cmocka_unit_test(txn_table_free_null),
 	};
 
