@@ -399,17 +399,17 @@ backend_connect(struct server *srv)
 	    (const struct sockaddr *)&cfg->backend.addr,
 	    (int)cfg->backend.addrlen) == -1) {
 		log_warning("conn %llu: connect to backend %s failed: %s",
-		    (unsigned long long)c->id, c->peer_text, strerror(errno));
+		    (unsigned long long)c->serial, c->peer_text, strerror(errno));
 		conn_close(c, CLOSE_CONNECT_FAILED, 0);
 		return NULL;
 	}
 	log_info("conn %llu: connecting to backend %s (%s)",
-	    (unsigned long long)c->id, c->peer_text, backend_uri_transport(srv));
+	    (unsigned long long)c->serial, c->peer_text, backend_uri_transport(srv));
 	return c;
 
 fail:
 	log_error("conn %llu: cannot create backend connection",
-	    (unsigned long long)c->id);
+	    (unsigned long long)c->serial);
 	conn_close(c, CLOSE_NOMEM, 0);
 	return NULL;
 }

@@ -217,6 +217,7 @@ conn_new(struct server *srv, enum conn_kind kind, const struct sockaddr *peer,
 		free(c);
 		return NULL;
 	}
+	c->serial = ++srv->next_serial;
 	return c;
 }
 
@@ -225,7 +226,7 @@ conn_set_state(struct conn *c, enum conn_state st)
 {
 	if (c->state == st)
 		return;
-	log_debug("conn %llu %s: state %s -> %s", (unsigned long long)c->id,
+	log_debug("conn %llu %s: state %s -> %s", (unsigned long long)c->serial,
 	    c->peer_text, state_names[c->state], state_names[st]);
 	c->state = st;
 }
@@ -277,7 +278,7 @@ log_close(struct conn *c)
 	if (c->kind != CONN_PHONE && c->reason != CLOSE_SHUTDOWN)
 		lvl = LOGL_NOTICE;
 	log_at(lvl, "conn %llu %s: closed (%s) reason=%s in=%llu out=%llu "
-	    "msgs_in=%u msgs_out=%u", (unsigned long long)c->id, c->peer_text,
+	    "msgs_in=%u msgs_out=%u", (unsigned long long)c->serial, c->peer_text,
 	    conn_kind_name(c->kind), conn_reason_name(c->reason),
 	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
 	    c->msgs_in, c->msgs_out);
@@ -322,7 +323,7 @@ conn_close(struct conn *c, enum close_reason reason, int flush)
 		 * no list of what is queued. */
 		c->srv->stats.dropped_send++;
 		log_warning("conn %llu %s: %zu queued bytes toward the backend "
-		    "dropped", (unsigned long long)c->id, c->peer_text,
+		    "dropped", (unsigned long long)c->serial, c->peer_text,
 		    evbuffer_get_length(bufferevent_get_output(c->bev)));
 	}
 	if (flush && c->bev != NULL &&
@@ -412,7 +413,7 @@ conn_pause(struct conn *c)
 	c->paused = 1;
 	bufferevent_disable(c->bev, EV_READ);
 	log_debug("conn %llu %s: reading paused (back-pressure)",
-	    (unsigned long long)c->id, c->peer_text);
+	    (unsigned long long)c->serial, c->peer_text);
 }
 
 void
@@ -422,7 +423,7 @@ conn_resume(struct conn *c)
 		return;
 	c->paused = 0;
 	bufferevent_enable(c->bev, EV_READ);
-	log_debug("conn %llu %s: reading resumed", (unsigned long long)c->id,
+	log_debug("conn %llu %s: reading resumed", (unsigned long long)c->serial,
 	    c->peer_text);
 }
 
@@ -569,7 +570,7 @@ handle_input(struct conn *c)
 		case FRAME_PING:
 			srv->stats.pings++;
 			log_debug("conn %llu %s: keepalive ping",
-			    (unsigned long long)c->id, c->peer_text);
+			    (unsigned long long)c->serial, c->peer_text);
 			conn_send(c, "\r\n", 2);
 			break;
 		case FRAME_SKIP:
@@ -644,7 +645,7 @@ handshake_failed(struct conn *c)
 	    SSL_get_verify_result(ssl) == X509_V_OK) {
 		/* The TCP connect itself failed; there was no handshake. */
 		log_warning("conn %llu: connect to backend %s failed: %s",
-		    (unsigned long long)c->id, c->peer_text,
+		    (unsigned long long)c->serial, c->peer_text,
 		    evutil_socket_error_to_string(sock_err));
 		conn_close(c, CLOSE_CONNECT_FAILED, 0);
 		return;
@@ -653,10 +654,10 @@ handshake_failed(struct conn *c)
 	c->srv->stats.handshake_failed++;
 	if (c->kind == CONN_BACKEND_OUT)
 		log_warning("conn %llu: TLS handshake with backend %s failed: %s",
-		    (unsigned long long)c->id, c->peer_text, why);
+		    (unsigned long long)c->serial, c->peer_text, why);
 	else
 		log_notice("conn %llu: TLS handshake failed from %s: %s",
-		    (unsigned long long)c->id, c->peer_text, why);
+		    (unsigned long long)c->serial, c->peer_text, why);
 	conn_close(c, CLOSE_HANDSHAKE_FAILED, 0);
 }
 
@@ -676,11 +677,11 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		if (ssl != NULL) {
 			tls_describe_session(ssl, desc, sizeof(desc));
 			log_info("conn %llu %s: TLS established (%s) %s",
-			    (unsigned long long)c->id, c->peer_text,
+			    (unsigned long long)c->serial, c->peer_text,
 			    conn_kind_name(c->kind), desc);
 		} else {
 			log_info("conn %llu %s: connected (%s)",
-			    (unsigned long long)c->id, c->peer_text,
+			    (unsigned long long)c->serial, c->peer_text,
 			    conn_kind_name(c->kind));
 		}
 		/* Backend connections carry every phone's traffic and are
@@ -721,7 +722,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		while ((e = bufferevent_get_openssl_error(bev)) != 0)
 			ERR_error_string_n(e, buf, sizeof(buf));
 		log_info("conn %llu %s: %s error: %s",
-		    (unsigned long long)c->id, c->peer_text,
+		    (unsigned long long)c->serial, c->peer_text,
 		    c->state == CONN_HANDSHAKE ? "connect" : "read",
 		    buf[0] ? buf : evutil_socket_error_to_string(err));
 		conn_close(c, c->state == CONN_HANDSHAKE ?

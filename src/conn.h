@@ -48,6 +48,7 @@ enum close_reason {
 
 struct conn {
 	uint64_t id;			/* (generation << 32) | slot; never reused */
+	uint64_t serial;		/* 1, 2, 3... in accept order: the id in log lines */
 	struct server *srv;
 	enum conn_kind kind;
 	enum conn_state state;

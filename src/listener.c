@@ -77,13 +77,13 @@ phone_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	 * Content-Length). */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	srv->stats.accepted++;
-	log_info("conn %llu %s: accepted", (unsigned long long)c->id,
+	log_info("conn %llu %s: accepted", (unsigned long long)c->serial,
 	    c->peer_text);
 	conn_attach(c, bev);
 	return;
 
 fail:
-	log_error("conn %llu %s: cannot set up TLS", (unsigned long long)c->id,
+	log_error("conn %llu %s: cannot set up TLS", (unsigned long long)c->serial,
 	    c->peer_text);
 	close(fd);
 	conn_close(c, CLOSE_NOMEM, 0);
@@ -192,7 +192,7 @@ backend_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		conn_set_state(c, CONN_OPEN);
 	}
 	log_info("conn %llu %s: accepted on the backend listener",
-	    (unsigned long long)c->id, c->peer_text);
+	    (unsigned long long)c->serial, c->peer_text);
 	conn_attach(c, bev);
 	return;
 

@@ -68,13 +68,13 @@ log_message(const struct conn *c, const char *dir, const struct sipmsg *m)
 	cseq = header_value(m, HDR_CSEQ);
 	if (m->is_request)
 		log_debug("conn %llu %s: %s %.*s call-id=%.*s cseq=%.*s",
-		    (unsigned long long)c->id, c->peer_text, dir,
+		    (unsigned long long)c->serial, c->peer_text, dir,
 		    (int)m->method.len, span_ptr(m, m->method),
 		    (int)cid.len, span_ptr(m, cid), (int)cseq.len,
 		    span_ptr(m, cseq));
 	else
 		log_debug("conn %llu %s: %s %d call-id=%.*s cseq=%.*s",
-		    (unsigned long long)c->id, c->peer_text, dir, m->status,
+		    (unsigned long long)c->serial, c->peer_text, dir, m->status,
 		    (int)cid.len, span_ptr(m, cid), (int)cseq.len,
 		    span_ptr(m, cseq));
 }
@@ -322,12 +322,12 @@ reply(struct server *srv, struct conn *c, const struct sockaddr *from,
 	if (n == 0) {
 		srv->stats.dropped_parse++;
 		log_info("conn %llu %s: cannot answer %d %s: request lacks the "
-		    "headers a response needs", (unsigned long long)c->id,
+		    "headers a response needs", (unsigned long long)c->serial,
 		    c->peer_text, status, reason);
 		return;
 	}
 	srv->stats.sent_error_responses++;
-	log_info("conn %llu %s: answered %d %s", (unsigned long long)c->id,
+	log_info("conn %llu %s: answered %d %s", (unsigned long long)c->serial,
 	    c->peer_text, status, reason);
 	if (c->kind == CONN_PHONE)
 		conn_send(c, out, n);
@@ -430,7 +430,7 @@ phone_response(struct server *srv, struct conn *c, const struct sipmsg *m)
 	if (own_via_conn(srv, m, &id) == -1) {
 		srv->stats.bad_token++;
 		log_info("conn %llu %s: response %d dropped: top Via is not ours",
-		    (unsigned long long)c->id, c->peer_text, m->status);
+		    (unsigned long long)c->serial, c->peer_text, m->status);
 		return;
 	}
 	to = conn_find(srv, id);
@@ -438,7 +438,7 @@ phone_response(struct server *srv, struct conn *c, const struct sipmsg *m)
 		srv->stats.dropped_no_flow++;
 		log_info("conn %llu %s: response %d dropped: the backend "
 		    "connection it answers has closed",
-		    (unsigned long long)c->id, c->peer_text, m->status);
+		    (unsigned long long)c->serial, c->peer_text, m->status);
 		return;
 	}
 	sip_edits_init(&ed);
@@ -480,7 +480,7 @@ phone_response(struct server *srv, struct conn *c, const struct sipmsg *m)
 			srv->stats.dropped_foreign++;
 			log_info("conn %llu %s: response %d dropped: its Via "
 			    "does not lead to the backend host",
-			    (unsigned long long)c->id, c->peer_text, m->status);
+			    (unsigned long long)c->serial, c->peer_text, m->status);
 			return;
 		}
 	}
@@ -512,7 +512,7 @@ proxy_from_phone(struct server *srv, struct conn *c, const char *buf,
 		} else {
 			srv->stats.dropped_parse++;
 			log_info("conn %llu %s: invalid message dropped: %s",
-			    (unsigned long long)c->id, c->peer_text,
+			    (unsigned long long)c->serial, c->peer_text,
 			    err.reason ? err.reason : "unparseable");
 		}
 		sipmsg_free(&m);
@@ -526,7 +526,7 @@ proxy_from_phone(struct server *srv, struct conn *c, const char *buf,
 		} else {
 			srv->stats.dropped_parse++;
 			log_info("conn %llu %s: response dropped: more than "
-			    "max_via Via values", (unsigned long long)c->id,
+			    "max_via Via values", (unsigned long long)c->serial,
 			    c->peer_text);
 		}
 	} else if (m.is_request)
@@ -576,7 +576,7 @@ backend_request(struct server *srv, struct conn *c, const struct sockaddr *from,
 	if (conn_congested(phone)) {
 		srv->stats.dropped_congested++;
 		log_info("conn %llu %s: request toward the phone refused: its "
-		    "output is over output_high_water", (unsigned long long)phone->id,
+		    "output is over output_high_water", (unsigned long long)phone->serial,
 		    phone->peer_text);
 		reply(srv, c, from, fromlen, m, 503, "Phone Not Reading");
 		return;
@@ -646,7 +646,7 @@ deliver_to_phone(struct server *srv, const char *src_desc,
 		srv->stats.dropped_congested++;
 		log_info("%s: response %d toward conn %llu %s dropped: its "
 		    "output is over output_high_water", src_desc, m->status,
-		    (unsigned long long)phone->id, phone->peer_text);
+		    (unsigned long long)phone->serial, phone->peer_text);
 		return;
 	}
 	sip_edits_init(&ed);
@@ -679,7 +679,7 @@ proxy_from_backend(struct server *srv, struct conn *c,
 		} else {
 			srv->stats.dropped_parse++;
 			log_info("conn %llu %s: invalid message from the backend "
-			    "dropped: %s", (unsigned long long)c->id,
+			    "dropped: %s", (unsigned long long)c->serial,
 			    c->peer_text, err.reason ? err.reason : "unparseable");
 		}
 		sipmsg_free(&m);
@@ -698,7 +698,7 @@ proxy_from_backend(struct server *srv, struct conn *c,
 	} else {
 		srv->stats.resp_from_backend++;
 		snprintf(desc, sizeof(desc), "conn %llu %s",
-		    (unsigned long long)c->id, c->peer_text);
+		    (unsigned long long)c->serial, c->peer_text);
 		deliver_to_phone(srv, desc, &m, 1);
 	}
 	sipmsg_free(&m);
@@ -714,7 +714,7 @@ proxy_framing_error(struct server *srv, struct conn *c, const char *buf,
 
 	log_sanitize(excerpt, buf, len, 40);
 	log_info("conn %llu %s: unframeable input (%d %s), closing: \"%s\"",
-	    (unsigned long long)c->id, c->peer_text, fr->error_status,
+	    (unsigned long long)c->serial, c->peer_text, fr->error_status,
 	    fr->error_reason ? fr->error_reason : "", excerpt);
 	if (fr->header_len > 0 && fr->header_len <= len &&
 	    sipmsg_index(&m, buf, fr->header_len, fr->header_len, &err) == 0)

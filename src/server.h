@@ -46,6 +46,7 @@ struct server {
 	SSL_CTX *tls_backend;		/* NULL unless the backend is TLS */
 	struct flow_signer *flow;
 	struct conn_table conns;
+	uint64_t next_serial;
 	struct framing_limits limits;
 
 	struct evconnlistener *phone_listener[CONFIG_MAX_LISTEN];
