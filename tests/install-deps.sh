@@ -5,7 +5,7 @@ set -eu
 
 build="build-essential pkg-config libssl-dev libevent-dev libosip2-dev libinih-dev"
 demo="$build openssl kamailio python3"
-check="$demo kamailio-tls-modules libcmocka-dev python3-pytest sip-tester clang"
+check="$demo kamailio-tls-modules libcmocka-dev python3-pytest clang"
 
 case "${1:-check}" in
 build) want=$build ;;
@@ -30,6 +30,19 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # A fresh machine has no package lists yet.
 $SUDO apt-get update -qq || true
-# Kamailio's package starts a service on install; the tests start their
-# own instances, so keep the packaged one from starting where possible.
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+# Kamailio's package starts a system service on install, listening on
+# port 5060 of every interface. The tests and the demo start their own
+# instances on loopback, so a policy-rc.d that denies every start (exit
+# 101, Debian's convention) keeps the packaged one down during the
+# install, unless the machine already has its own policy.
+policy=/usr/sbin/policy-rc.d
+own_policy=no
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+	$SUDO chmod 755 "$policy"
+	own_policy=yes
+fi
+rc=0
+$SUDO apt-get install -y -qq --no-install-recommends $missing || rc=$?
+[ "$own_policy" = yes ] && $SUDO rm -f "$policy"
+exit $rc
