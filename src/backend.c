@@ -535,3 +535,13 @@ backend_response_absorbed(struct server *srv, const char *branch,
 	return txn_response(be->txn, branch, branch_len, cseq_method,
 	    method_len, status) == TXN_ABSORB;
 }
+
+size_t
+backend_pending(const struct server *srv)
+{
+	const struct backend *be = srv->backend;
+
+	if (be == NULL)
+		return 0;
+	return be->pend_count + (be->txn != NULL ? txn_pending(be->txn) : 0);
+}

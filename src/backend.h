@@ -54,4 +54,11 @@ int backend_response_absorbed(struct server *srv, const char *branch,
  * [backend] listen). */
 int backend_peer_allowed(const struct server *srv, const struct sockaddr *addr);
 
+/* Returns the number of requests the backend has not answered yet that a
+ * graceful stop waits for: UDP client transactions without a final
+ * response, plus requests queued while the TCP/TLS connection is being
+ * set up. Requests already written to a TCP/TLS backend are not tracked,
+ * because sipsgate keeps no state for them. */
+size_t backend_pending(const struct server *srv);
+
 #endif
