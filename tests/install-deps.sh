@@ -1,17 +1,19 @@
 #!/bin/sh
 # Installs the Debian 12 packages sipsgate needs, only when some are
-# missing. Usage: tests/install-deps.sh build|demo|check
+# missing. Usage: tests/install-deps.sh build|demo|check|bench
 set -eu
 
 build="build-essential pkg-config libssl-dev libevent-dev libosip2-dev libinih-dev"
 demo="$build openssl kamailio python3"
 check="$demo kamailio-tls-modules libcmocka-dev python3-pytest clang"
+bench="$demo kamailio-tls-modules stunnel4"
 
 case "${1:-check}" in
 build) want=$build ;;
 demo) want=$demo ;;
 check) want=$check ;;
-*) echo "usage: $0 build|demo|check" >&2; exit 2 ;;
+bench) want=$bench ;;
+*) echo "usage: $0 build|demo|check|bench" >&2; exit 2 ;;
 esac
 
 missing=""
