@@ -49,14 +49,58 @@ $(UNIT_BINS): $(HDRS) | build
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
 
+# ---- fuzzing (libFuzzer; needs clang and libclang-rt-14-dev) ----
+# Each target links only the pure modules it drives. `make fuzz` runs each
+# for FUZZ_SECONDS from the seeds in tests/fuzz/seeds, keeps what it finds
+# under build/fuzz, and fails when any target crashes. `make fuzz-regress`
+# replays the seeds and every saved crash input once.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz_framing fuzz_sipmsg fuzz_rewrite
+FUZZ_BINS := $(addprefix build/fuzz/,$(FUZZ_TARGETS))
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Wno-unused-parameter \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-D_GNU_SOURCE -Isrc $(shell $(PKG_CONFIG) --cflags libosip2)
+FUZZ_LIBS := $(shell $(PKG_CONFIG) --libs libosip2)
+FUZZ_OPTS := -dict=tests/fuzz/sip.dict -timeout=10 -rss_limit_mb=2048 \
+	-print_final_stats=1
+
+build/fuzz/fuzz_framing: tests/fuzz/fuzz_framing.c src/framing.c
+build/fuzz/fuzz_sipmsg: tests/fuzz/fuzz_sipmsg.c src/sipmsg.c src/framing.c
+build/fuzz/fuzz_rewrite: tests/fuzz/fuzz_rewrite.c src/sipmsg.c src/framing.c
+
+$(FUZZ_BINS): tests/fuzz/fuzz_util.h $(HDRS)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+
+# New inputs go to the first corpus directory only; the seeds are read.
+fuzz: $(FUZZ_BINS)
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+		case $$t in fuzz_framing) max=65536 ;; *) max=16384 ;; esac; \
+		mkdir -p build/fuzz/corpus/$$t build/fuzz/crashes/$$t; \
+		echo "== $$t: $(FUZZ_SECONDS) s =="; \
+		build/fuzz/$$t $(FUZZ_OPTS) -max_len=$$max \
+		    -max_total_time=$(FUZZ_SECONDS) \
+		    -artifact_prefix=build/fuzz/crashes/$$t/ \
+		    build/fuzz/corpus/$$t tests/fuzz/seeds || fail=1; \
+	done; exit $$fail
+
+fuzz-regress: $(FUZZ_BINS)
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+		set -- tests/fuzz/seeds/*; \
+		[ -d tests/fuzz/regressions/$$t ] && \
+		    set -- "$$@" tests/fuzz/regressions/$$t/*; \
+		build/fuzz/$$t "$$@" >build/fuzz/$$t-regress.log 2>&1 && \
+		    echo "$$t: $$# inputs replayed" || \
+		    { cat build/fuzz/$$t-regress.log; fail=1; }; \
+	done; exit $$fail
+
 deps-build:
 	@sh tests/install-deps.sh build
 deps-demo:
 	@sh tests/install-deps.sh demo
 deps-check:
 	@sh tests/install-deps.sh check
-deps-bench:
-	@sh tests/install-deps.sh bench
 
 # Installs what is missing, builds, and runs every test; ends with
 # "N passed, N failed".
@@ -70,13 +114,7 @@ demo: deps-demo
 	$(MAKE) all
 	sh tests/demo.sh
 
-# CPU per handshake and per REGISTER and memory per idle connection of
-# sipsgate, a Kamailio TLS edge and stunnel, side by side on loopback.
-bench: deps-bench
-	$(MAKE) all
-	sh tests/bench/run.sh
-
 clean:
 	rm -rf build sipsgate
 
-.PHONY: all unit clean check demo deps-build deps-demo deps-check bench deps-bench
+.PHONY: all unit clean check demo deps-build deps-demo deps-check fuzz fuzz-regress
