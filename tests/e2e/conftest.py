@@ -26,8 +26,29 @@ PKI_SCRIPT = REPO / "tests" / "e2e" / "pki.sh"
 READY_LINE = "sipsgate ready"
 
 
+# The sanitizer options run-all.sh uses for the build/asan daemon; set
+# here too so that a plain pytest run with SIPSGATE_BIN gets them.
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1:exitcode=66",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+}
+SANITIZER_REPORT = re.compile(
+    r"ERROR: AddressSanitizer|runtime error:|LeakSanitizer")
+
+
 def sipsgate_binary():
-    return Path(os.environ.get("SIPSGATE", REPO / "sipsgate"))
+    """The daemon under test: $SIPSGATE_BIN (for example the sanitizer
+    build), else $SIPSGATE, else ./sipsgate in the repository."""
+    chosen = (os.environ.get("SIPSGATE_BIN") or os.environ.get("SIPSGATE")
+              or REPO / "sipsgate")
+    return Path(chosen)
+
+
+def sipsgate_env():
+    env = dict(os.environ)
+    for name, value in SANITIZER_ENV.items():
+        env.setdefault(name, value)
+    return env
 
 
 def pytest_configure(config):
@@ -101,7 +122,7 @@ class Sipsgate:
         self.proc = subprocess.Popen(
             [str(self.binary), "-c", str(self.config_path)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
+            stderr=subprocess.PIPE, env=sipsgate_env())
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
         line = self.wait_log(re.escape(READY_LINE), timeout)
@@ -209,7 +230,9 @@ def sipsgate_factory(workdir, request):
     """start(backend_uri, **config options) -> a running Sipsgate.
 
     A daemon that exits on its own during the test fails the test at
-    teardown, because a crash must not pass unnoticed."""
+    teardown, because a crash must not pass unnoticed. So does a daemon
+    that exits non-zero on SIGTERM (a leak found at exit, with the
+    sanitizer build) or whose stderr contains a sanitizer report."""
     binary = sipsgate_binary()
     if not binary.exists():
         pytest.fail("%s not found: run make first" % binary)
@@ -230,12 +253,21 @@ def sipsgate_factory(workdir, request):
     yield start
 
     crashed = []
+    bad_exit = []
+    sanitizer = []
     for gate in started:
-        if gate.proc is not None and gate.proc.poll() is not None \
-                and not gate.stopped_by_test:
+        if gate.proc is None:
+            continue
+        if gate.proc.poll() is not None and not gate.stopped_by_test:
             crashed.append((gate.config_path.name, gate.proc.returncode))
-        gate.stop()
+        code = gate.stop()
+        if gate.stopped_by_test and code != 0:
+            bad_exit.append((gate.config_path.name, code))
+        if SANITIZER_REPORT.search(gate.stderr_text()):
+            sanitizer.append(gate.config_path.name)
     assert not crashed, "sipsgate exited during the test: %s" % crashed
+    assert not sanitizer, "sanitizer report in the stderr of %s" % sanitizer
+    assert not bad_exit, "sipsgate exited non-zero on SIGTERM: %s" % bad_exit
 
 
 @pytest.fixture
