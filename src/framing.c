@@ -191,7 +191,10 @@ scan_headers(struct framer *f, const struct framing_limits *lim,
 		if (i >= len)
 			break;
 
-		if (buf[i] == '\0')
+		/* RFC 3261 section 25.1 allows a NUL as a quoted-pair, and
+		 * RFC 4475 section 3.1.1.2 sends one. sipmsg_parse checks that
+		 * the backslash is inside a quoted string. */
+		if (buf[i] == '\0' && (i == 0 || buf[i - 1] != '\\'))
 			return header_error(f, lim, buf, len, out,
 			    "NUL in Header");
 		if (buf[i] == '\n')

@@ -68,14 +68,17 @@ check_header_end(const char *buf, size_t header_len)
 }
 
 /* Checks a framed header section: it ends in CRLFCRLF and contains no
- * NUL, bare CR or bare LF. An error frame's header section may contain
- * the very byte that was rejected. */
+ * bare CR or bare LF, and no NUL outside a quoted-pair. An error frame's
+ * header section may contain the very byte that was rejected. */
 static void
 check_header_section(const char *buf, size_t header_len)
 {
 	check_header_end(buf, header_len);
 	for (size_t i = 0; i < header_len; i++) {
-		CHECK(buf[i] != '\0');
+		if (buf[i] == '\0') {
+			CHECK(i > 0);
+			CHECK(buf[i - 1] == '\\');
+		}
 		if (buf[i] == '\r') {
 			CHECK(i + 1 < header_len);
 			CHECK(buf[i + 1] == '\n');

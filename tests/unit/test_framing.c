@@ -156,6 +156,27 @@ framing_cl_body(void **state)
 	assert_int_equal(fr.len, sizeof(nul_body) - 1);
 }
 
+/* A NUL after a backslash is a quoted-pair, left for sipmsg_parse to
+ * judge; any other NUL in the header section is rejected. */
+static void
+framing_nul_quoted_pair(void **state)
+{
+	static const char msg[] =
+	    HEAD "X: \"a\\\0b\"\r\nContent-Length: 0\r\n\r\n";
+	static const char bare[] =
+	    HEAD "X: \"a\0b\"\r\nContent-Length: 0\r\n\r\n";
+	struct frame fr;
+
+	assert_int_equal(frame_once(&limits, msg, sizeof(msg) - 1, &fr),
+	    FRAME_MESSAGE);
+	assert_int_equal(fr.len, sizeof(msg) - 1);
+	assert_int_equal(frame_datagram(&limits, msg, sizeof(msg) - 1, &fr),
+	    FRAME_MESSAGE);
+	assert_int_equal(fr.len, sizeof(msg) - 1);
+	expect_error(frame_once(&limits, bare, sizeof(bare) - 1, &fr), &fr,
+	    400, "NUL in Header", sizeof(bare) - 1);
+}
+
 static void
 framing_cl_forms(void **state)
 {
@@ -687,6 +708,7 @@ main(void)
 		cmocka_unit_test(framing_cl_zero),
 		cmocka_unit_test(framing_cl_body),
 		cmocka_unit_test(framing_cl_forms),
+		cmocka_unit_test(framing_nul_quoted_pair),
 		cmocka_unit_test(framing_cl_lookalike),
 		cmocka_unit_test(framing_cl_missing),
 		cmocka_unit_test(framing_cl_invalid),
