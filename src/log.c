@@ -71,14 +71,20 @@ stderr_is_journal(void)
 void
 log_init(int level, int use_syslog)
 {
+	log_set_sink(use_syslog, LOG_DAEMON);
+	log_threshold = level;
+}
+
+void
+log_set_sink(int use_syslog, int facility)
+{
 	pthread_mutex_lock(&sink.lock);
-	if (sink.use_syslog && !use_syslog)
+	if (sink.use_syslog)
 		closelog();
-	if (use_syslog && !sink.use_syslog)
-		openlog("sipsgate", LOG_PID, LOG_DAEMON);
+	if (use_syslog)
+		openlog("sipsgate", LOG_PID | LOG_NDELAY, facility);
 	sink.use_syslog = use_syslog;
 	sink.journal = stderr_is_journal();
-	log_threshold = level;
 	pthread_mutex_unlock(&sink.lock);
 }
 

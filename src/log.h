@@ -18,6 +18,9 @@ enum log_level {
 extern int log_threshold;	/* messages above this level are skipped */
 
 void log_init(int level, int use_syslog);
+/* Switches the sink to syslog(3) with facility (LOG_DAEMON,
+ * LOG_LOCAL0 ..), or back to stderr when use_syslog is 0. */
+void log_set_sink(int use_syslog, int facility);
 void log_set_level(int level);
 /* Parses "error" .. "debug"; returns -1 for an unknown name. */
 int log_level_from_name(const char *name);

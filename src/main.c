@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 
@@ -16,6 +20,8 @@
 #include "flow.h"
 #include "listener.h"
 #include "log.h"
+#include "privdrop.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "sipmsg.h"
 #include "tls.h"
@@ -24,6 +30,33 @@
 /* Slots in the connection table: phone connections are capped by
  * [limits] max_connections, plus room for backend connections. */
 #define TABLE_EXTRA 64
+/* How often a graceful stop checks for unanswered requests and unsent
+ * output. The backend offers no completion callback, so this bounds the
+ * delay a stop adds after the last response. */
+#define DRAIN_POLL_MS 50
+/* How long a stop waits for queued output to reach slow readers once the
+ * transactions are done, before closing regardless. */
+#define FLUSH_LIMIT_MS 2000
+
+/* The stages of a graceful stop. */
+enum run_phase {
+	PHASE_RUNNING,
+	PHASE_DRAINING,		/* no new phones; waiting for the backend */
+	PHASE_FLUSHING,		/* writing out what is queued, then exit */
+};
+
+/* The process around the server: what main() owns besides struct server,
+ * reached by the signal and timer callbacks. */
+struct daemon {
+	struct server srv;
+	struct sdnotify notify;
+	struct privdrop priv;
+	struct event *watchdog_ev;	/* NULL unless the watchdog is on */
+	struct event *drain_ev;
+	enum run_phase phase;
+	uint64_t drain_deadline_ms;	/* CLOCK_MONOTONIC */
+	uint64_t flush_deadline_ms;
+};
 
 static void
 usage(FILE *out)
@@ -87,41 +120,186 @@ load_tls(struct server *srv)
 	return 0;
 }
 
-static void
-stop_cb(evutil_socket_t sig, short what, void *arg)
+static uint64_t
+now_ms(void)
 {
-	struct server *srv = arg;
-	struct timeval grace = { 0, 200000 };
+	struct timespec ts;
 
-	if (srv->stopping)
-		return;
-	srv->stopping = 1;
-	log_notice("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	listener_stop_phones(srv);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Sends msg to systemd and logs a failure, which only costs systemd's
+ * view of the state and is no reason to stop. */
+static void
+notify(struct daemon *d, const char *msg)
+{
+	if (sdnotify_send(&d->notify, msg) == -1)
+		log_warning("sd_notify %.*s: %s", (int)strcspn(msg, "\n"), msg,
+		    strerror(errno));
+}
+
+static int
+has_unsent_output(const struct conn *c)
+{
+	return c->bev != NULL && c->state <= CONN_OPEN &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
+}
+
+/*
+ * Closes every stream connection whose output is written, or all of them
+ * once the flush limit has passed, and ends the loop when none is left.
+ * Closing sends TLS close_notify. The UDP socket stays for server_free.
+ */
+static void
+flush_step(struct daemon *d)
+{
+	struct server *srv = &d->srv;
+	int late = now_ms() >= d->flush_deadline_ms;
+	size_t left = 0;
+
 	for (uint32_t i = 0; i < srv->conns.cap; i++) {
 		struct conn *c = srv->conns.slot[i];
 
-		if (c != NULL && c->kind != CONN_BACKEND_UDP)
-			conn_close(c, CLOSE_SHUTDOWN, 1);
+		if (c == NULL || c->kind == CONN_BACKEND_UDP)
+			continue;
+		if (!late && has_unsent_output(c)) {
+			left++;
+			continue;
+		}
+		conn_close(c, CLOSE_SHUTDOWN, 0);
 	}
-	/* TODO: wait for transactions in flight up to a configurable
-	 * shutdown timeout instead of a fixed grace period for the flush. */
-	event_base_loopexit(srv->base, &grace);
+	if (left == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+static void
+start_flush(struct daemon *d)
+{
+	d->phase = PHASE_FLUSHING;
+	d->flush_deadline_ms = now_ms() + FLUSH_LIMIT_MS;
+	flush_step(d);
+}
+
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	size_t pending;
+
+	if (d->phase == PHASE_FLUSHING) {
+		flush_step(d);
+		return;
+	}
+	pending = backend_pending(&d->srv);
+	if (pending == 0) {
+		log_info("no request toward the backend is pending, closing "
+		    "connections");
+		start_flush(d);
+	} else if (now_ms() >= d->drain_deadline_ms) {
+		log_notice("shutdown_timeout (%d s) reached with %zu requests "
+		    "toward the backend unanswered, closing connections",
+		    d->srv.cfg->general.shutdown_timeout, pending);
+		start_flush(d);
+	}
+}
+
+/*
+ * SIGTERM or SIGINT: stop accepting phones, let requests in flight get
+ * their final responses for up to [general] shutdown_timeout, then write
+ * out what is queued and exit. A second signal skips the wait.
+ */
+static void
+stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct server *srv = &d->srv;
+	const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+	struct timeval poll = { 0, DRAIN_POLL_MS * 1000 };
+	char status[128];
+
+	if (d->phase == PHASE_DRAINING) {
+		log_notice("received %s again, closing connections now", name);
+		start_flush(d);
+		return;
+	}
+	if (d->phase != PHASE_RUNNING)
+		return;
+
+	srv->stopping = 1;
+	d->phase = PHASE_DRAINING;
+	d->drain_deadline_ms = now_ms() +
+	    (uint64_t)srv->cfg->general.shutdown_timeout * 1000;
+	listener_stop_phones(srv);
+	log_notice("received %s, stopping: %zu requests toward the backend "
+	    "pending, waiting up to %d s", name, backend_pending(srv),
+	    srv->cfg->general.shutdown_timeout);
+	snprintf(status, sizeof(status), "STOPPING=1\nSTATUS=stopping, "
+	    "waiting up to %d s for the backend",
+	    srv->cfg->general.shutdown_timeout);
+	notify(d, status);
+	if (d->watchdog_ev != NULL)
+		event_del(d->watchdog_ev);
+
+	d->drain_ev = event_new(srv->base, -1, EV_PERSIST, drain_cb, d);
+	if (d->drain_ev == NULL || event_add(d->drain_ev, &poll) == -1) {
+		log_error("cannot start the shutdown timer, closing now");
+		start_flush(d);
+		return;
+	}
+	drain_cb(-1, 0, d);
 }
 
 static void
 hup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	/* TODO: re-read the config and certificates on SIGHUP. */
+	struct daemon *d = arg;
+
+	if (sdnotify_reloading(&d->notify) == -1)
+		log_warning("sd_notify RELOADING=1: %s", strerror(errno));
+	/* TODO: re-read the config and certificates on SIGHUP. After a
+	 * privilege drop the files must then be readable by [general]
+	 * user, or the reload has to keep the old ones. */
 	log_notice("received SIGHUP: reload is not supported yet, ignored");
+	notify(d, "READY=1");
+}
+
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	notify(arg, "WATCHDOG=1");
+}
+
+/* Pings systemd at half the timeout, from a timer on the event loop, so
+ * a loop that stops running stops the pings and systemd restarts the
+ * daemon. Returns 0, or -1 when the timer cannot be set. */
+static int
+start_watchdog(struct daemon *d)
+{
+	uint64_t usec = sdnotify_watchdog_usec();
+	struct timeval tv;
+
+	if (usec == 0)
+		return 0;
+	usec /= 2;
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	d->watchdog_ev = event_new(d->srv.base, -1, EV_PERSIST, watchdog_cb, d);
+	if (d->watchdog_ev == NULL || event_add(d->watchdog_ev, &tv) == -1)
+		return -1;
+	log_info("systemd watchdog on: ping every %llu ms",
+	    (unsigned long long)(usec / 1000));
+	return 0;
 }
 
 static int
-install_signals(struct server *srv)
+install_signals(struct daemon *d)
 {
-	srv->sig_ev[0] = evsignal_new(srv->base, SIGTERM, stop_cb, srv);
-	srv->sig_ev[1] = evsignal_new(srv->base, SIGINT, stop_cb, srv);
-	srv->sig_ev[2] = evsignal_new(srv->base, SIGHUP, hup_cb, srv);
+	struct server *srv = &d->srv;
+
+	srv->sig_ev[0] = evsignal_new(srv->base, SIGTERM, stop_cb, d);
+	srv->sig_ev[1] = evsignal_new(srv->base, SIGINT, stop_cb, d);
+	srv->sig_ev[2] = evsignal_new(srv->base, SIGHUP, hup_cb, d);
 	for (int i = 0; i < 3; i++)
 		if (srv->sig_ev[i] == NULL || event_add(srv->sig_ev[i], NULL) == -1)
 			return -1;
@@ -157,12 +335,64 @@ server_free(struct server *srv)
 	config_free(srv->cfg);
 }
 
+static void
+daemon_free(struct daemon *d)
+{
+	if (d->watchdog_ev != NULL)
+		event_free(d->watchdog_ev);
+	if (d->drain_ev != NULL)
+		event_free(d->drain_ev);
+	server_free(&d->srv);
+	sdnotify_close(&d->notify);
+}
+
+/* Allocates what the loop needs and binds every socket. Returns 0, or -1
+ * with the reason logged. */
+static int
+start_server(struct server *srv)
+{
+	srv->limits.max_message_size = srv->cfg->limits.max_message_size;
+	srv->limits.max_headers = srv->cfg->limits.max_headers;
+	srv->limits.max_line = srv->cfg->limits.max_line_length;
+	srv->flow = flow_signer_new(NULL, 0);
+	srv->udp_buf = malloc(UDP_BUF_SIZE);
+	srv->base = event_base_new();
+	if (srv->flow == NULL || srv->udp_buf == NULL || srv->base == NULL ||
+	    conn_table_init(&srv->conns,
+	    (uint32_t)srv->cfg->limits.max_connections + TABLE_EXTRA) == -1) {
+		log_error("start-up failed: out of memory");
+		return -1;
+	}
+	if (listener_start_phones(srv) == -1 || backend_start(srv) == -1)
+		return -1;
+	return 0;
+}
+
+/* Moves logging to syslog when [log] syslog = yes. Until this point
+ * every line goes to stderr, so start-up errors reach the terminal or
+ * the journal even with syslog configured. */
+static void
+switch_log_sink(const struct config *cfg)
+{
+	char name[16] = "daemon";
+
+	if (!cfg->log_syslog)
+		return;
+	if (cfg->log_facility != LOG_DAEMON)
+		snprintf(name, sizeof(name), "local%d",
+		    (cfg->log_facility - LOG_LOCAL0) >> 3);
+	log_notice("logging to syslog from now on (facility %s)", name);
+	log_set_sink(1, cfg->log_facility);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct server srv;
+	struct daemon d;
+	struct server *srv = &d.srv;
 	const char *path = NULL;
 	int check_only = 0, ch, rc = 1;
+	char err[512], status[256];
 
 	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
 		switch (ch) {
@@ -188,20 +418,29 @@ main(int argc, char **argv)
 		return 2;
 	}
 
-	memset(&srv, 0, sizeof(srv));
+	memset(&d, 0, sizeof(d));
+	sdnotify_init(&d.notify);
 	log_init(LOGL_INFO, 0);
 
-	/* Start-up order: config, then certificates and keys, then sockets,
-	 * then the loop. Every failure before "ready" reaches stderr and the
-	 * exit code. */
-	srv.cfg = config_load(path, stderr);
-	if (srv.cfg == NULL)
+	/*
+	 * Start-up order: config and accounts, then certificates and keys
+	 * (read as the starting user, so they may be readable by root only),
+	 * then every socket, then the switch to [general] user, then the
+	 * loop and READY=1. Every failure before "ready" reaches stderr and
+	 * the exit code.
+	 */
+	srv->cfg = config_load(path, stderr);
+	if (srv->cfg == NULL)
 		return 1;
-	log_set_level(srv.cfg->log_level);
+	log_set_level(srv->cfg->log_level);
+	if (privdrop_prepare(srv->cfg, &d.priv, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		goto out;
+	}
 	sipmsg_global_init();
 	if (tls_global_init() == -1)
 		goto out;
-	if (load_tls(&srv) == -1)
+	if (load_tls(srv) == -1)
 		goto out;
 	if (check_only) {
 		printf("%s: configuration OK\n", path);
@@ -209,36 +448,39 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	srv.limits.max_message_size = srv.cfg->limits.max_message_size;
-	srv.limits.max_headers = srv.cfg->limits.max_headers;
-	srv.limits.max_line = srv.cfg->limits.max_line_length;
-	srv.flow = flow_signer_new(NULL, 0);
-	srv.udp_buf = malloc(UDP_BUF_SIZE);
-	srv.base = event_base_new();
-	if (srv.flow == NULL || srv.udp_buf == NULL || srv.base == NULL ||
-	    conn_table_init(&srv.conns,
-	    (uint32_t)srv.cfg->limits.max_connections + TABLE_EXTRA) == -1) {
-		log_error("start-up failed: out of memory");
+	if (sdnotify_open(&d.notify, err, sizeof(err)) == -1) {
+		log_error("%s", err);
 		goto out;
 	}
-	if (listener_start_phones(&srv) == -1 || backend_start(&srv) == -1)
+	if (start_server(srv) == -1)
 		goto out;
-	if (install_signals(&srv) == -1) {
+	if (install_signals(&d) == -1) {
 		log_error("cannot install signal handlers");
 		goto out;
 	}
-	/* TODO: drop privileges here when started as root. */
+	if (privdrop_apply(&d.priv, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (start_watchdog(&d) == -1) {
+		log_error("cannot start the systemd watchdog timer");
+		goto out;
+	}
+	switch_log_sink(srv->cfg);
 
 	log_notice("sipsgate ready: version %s, backend %s", SIPSGATE_VERSION,
-	    srv.cfg->backend.uri);
-	if (event_base_dispatch(srv.base) == -1) {
+	    srv->cfg->backend.uri);
+	snprintf(status, sizeof(status), "READY=1\nSTATUS=ready, backend %s",
+	    srv->cfg->backend.uri);
+	notify(&d, status);
+	if (event_base_dispatch(srv->base) == -1) {
 		log_error("event loop failed");
 		goto out;
 	}
-	log_counters(&srv);
+	log_counters(srv);
 	log_notice("sipsgate stopped");
 	rc = 0;
 out:
-	server_free(&srv);
+	daemon_free(&d);
 	return rc;
 }
