@@ -1,5 +1,5 @@
 # sipsgate: SIP-over-TLS edge proxy. Plain make; honours CC, CFLAGS,
-# LDFLAGS, PREFIX and DESTDIR.
+# CPPFLAGS, LDFLAGS, PREFIX, DESTDIR and the directories under "install".
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -9,11 +9,13 @@ PKGS := libosip2 libevent_openssl libevent openssl inih
 HARDEN_CFLAGS := -fPIE -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fstack-clash-protection
 HARDEN_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now
 
+# The caller's CFLAGS replace "-O2 -g"; warnings and hardening are added
+# with override, so they stay even with CFLAGS=... on the command line.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(HARDEN_CFLAGS)
-CPPFLAGS += -D_GNU_SOURCE $(shell $(PKG_CONFIG) --cflags $(PKGS))
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS))
-LDFLAGS += $(HARDEN_LDFLAGS)
+override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(HARDEN_CFLAGS)
+override CPPFLAGS += -D_GNU_SOURCE $(shell $(PKG_CONFIG) --cflags $(PKGS))
+override LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS))
+override LDFLAGS += $(HARDEN_LDFLAGS)
 
 SRCS := $(wildcard src/*.c)
 OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
@@ -157,5 +159,60 @@ bench: deps-bench
 
 clean:
 	rm -rf build sipsgate
+
+# ---- install ----
+# GNU-style directories, each overridable. The configuration goes to
+# /etc when PREFIX is /usr (a distribution package), else under PREFIX.
+PREFIX ?= /usr/local
+sbindir ?= $(PREFIX)/sbin
+mandir ?= $(PREFIX)/share/man
+sysconfdir ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+systemdunitdir ?= $(PREFIX)/lib/systemd/system
+sysusersdir ?= $(PREFIX)/lib/sysusers.d
+INSTALL ?= install
+
+# The unit, the sample config and the man pages name /usr/sbin and
+# /etc/sipsgate; the installed copies name the real directories.
+SUBST_PATHS = sed -e 's|/usr/sbin/sipsgate|$(sbindir)/sipsgate|g' \
+	-e 's|/etc/sipsgate|$(sysconfdir)/sipsgate|g'
+CONF_DEST = $(DESTDIR)$(sysconfdir)/sipsgate/sipsgate.ini
+
+install: sipsgate
+	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir)/sipsgate \
+	    $(DESTDIR)$(systemdunitdir) $(DESTDIR)$(sysusersdir) \
+	    $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
+	$(INSTALL) -m 0755 sipsgate $(DESTDIR)$(sbindir)/sipsgate
+	$(SUBST_PATHS) systemd/sipsgate.service >$(DESTDIR)$(systemdunitdir)/sipsgate.service
+	chmod 0644 $(DESTDIR)$(systemdunitdir)/sipsgate.service
+	$(INSTALL) -m 0644 systemd/sipsgate.sysusers $(DESTDIR)$(sysusersdir)/sipsgate.conf
+	$(SUBST_PATHS) docs/sipsgate.8 >$(DESTDIR)$(mandir)/man8/sipsgate.8
+	$(SUBST_PATHS) docs/sipsgate.ini.5 >$(DESTDIR)$(mandir)/man5/sipsgate.ini.5
+	chmod 0644 $(DESTDIR)$(mandir)/man8/sipsgate.8 $(DESTDIR)$(mandir)/man5/sipsgate.ini.5
+	@if [ -e $(CONF_DEST) ]; then \
+		echo "keeping the existing $(CONF_DEST)"; \
+	else \
+		echo "$(SUBST_PATHS) conf/sipsgate.ini >$(CONF_DEST)"; \
+		$(SUBST_PATHS) conf/sipsgate.ini >$(CONF_DEST).tmp && \
+		chmod 0644 $(CONF_DEST).tmp && mv $(CONF_DEST).tmp $(CONF_DEST); \
+	fi
+
+# Removes what install put in place. A config that differs from the
+# shipped one has been edited and stays.
+uninstall:
+	rm -f $(DESTDIR)$(sbindir)/sipsgate \
+	    $(DESTDIR)$(systemdunitdir)/sipsgate.service \
+	    $(DESTDIR)$(sysusersdir)/sipsgate.conf \
+	    $(DESTDIR)$(mandir)/man8/sipsgate.8 \
+	    $(DESTDIR)$(mandir)/man5/sipsgate.ini.5
+	@if [ -e $(CONF_DEST) ]; then \
+		if $(SUBST_PATHS) conf/sipsgate.ini | cmp -s - $(CONF_DEST); then \
+			echo "rm -f $(CONF_DEST)"; rm -f $(CONF_DEST); \
+			rmdir $(DESTDIR)$(sysconfdir)/sipsgate 2>/dev/null || true; \
+		else \
+			echo "keeping $(CONF_DEST): it differs from the shipped one"; \
+		fi; \
+	fi
+
+.PHONY: install uninstall
 
 .PHONY: all unit asan clean check demo deps-build deps-demo deps-check bench deps-bench fuzz fuzz-regress

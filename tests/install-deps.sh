@@ -5,7 +5,9 @@ set -eu
 
 build="build-essential pkg-config libssl-dev libevent-dev libosip2-dev libinih-dev"
 demo="$build openssl kamailio python3"
-check="$demo kamailio-tls-modules libcmocka-dev python3-pytest clang"
+# systemd provides systemd-analyze and systemd-sysusers for the unit
+# checks, man-db the man page check.
+check="$demo kamailio-tls-modules libcmocka-dev python3-pytest clang systemd man-db"
 bench="$demo kamailio-tls-modules stunnel4"
 
 case "${1:-check}" in

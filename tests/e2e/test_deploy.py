@@ -369,3 +369,270 @@ def test_privdrop_group_without_user(workdir):
                             capture_output=True, text=True, timeout=10)
     assert result.returncode == 1
     assert "[general] group: set without user" in result.stderr
+
+
+# ---- systemd unit ----
+
+def need_tool(name):
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip("%s not installed (package systemd)" % name)
+    return path
+
+
+def test_unit_exposure_score():
+    need_tool("systemd-analyze")
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--no-pager",
+         str(UNIT)], capture_output=True, text=True, timeout=60)
+    match = re.search(r"Overall exposure level for sipsgate\.service: "
+                      r"([0-9.]+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= 1.5, result.stdout
+
+
+def test_sysusers_entry(tmp_path):
+    need_tool("systemd-sysusers")
+    (tmp_path / "etc").mkdir()
+    with open(REPO / "systemd" / "sipsgate.sysusers") as entry:
+        result = subprocess.run(
+            ["systemd-sysusers", "--root=%s" % tmp_path, "-"], stdin=entry,
+            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    passwd = (tmp_path / "etc" / "passwd").read_text().splitlines()
+    group = (tmp_path / "etc" / "group").read_text().splitlines()
+    user = [line.split(":") for line in passwd if line.startswith("sipsgate:")]
+    assert len(user) == 1
+    assert user[0][6] == "/usr/sbin/nologin"
+    assert int(user[0][2]) < 1000
+    assert any(line.startswith("sipsgate:") for line in group)
+
+
+# ---- man pages ----
+
+MAN_PAGES = [REPO / "docs" / "sipsgate.8", REPO / "docs" / "sipsgate.ini.5"]
+
+
+@pytest.mark.parametrize("page", MAN_PAGES, ids=lambda p: p.name)
+def test_man_page_warnings(page):
+    if shutil.which("man") is None:
+        pytest.skip("man not installed (package man-db)")
+    env = dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8")
+    result = subprocess.run(["man", "--warnings", "-l", str(page)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, timeout=30)
+    assert result.returncode == 0
+    assert result.stderr == ""
+
+
+def config_keys():
+    """(section, name, default, required) for each row of config_keys[]
+    in src/config.c. default is None for NULL and for a macro."""
+    text = (REPO / "src" / "config.c").read_text()
+    table = text[text.index("config_keys[] = {"):]
+    table = table[:table.index("\n};")]
+    rows = []
+    for row in re.finditer(r'KEY\("(\w+)", "(\w+)", \w+, (NULL|"[^"]*"|\w+)'
+                           r'(.*?)\),\s*$', table, re.S | re.M):
+        section, name, default, rest = row.groups()
+        value = default[1:-1] if default.startswith('"') else None
+        rows.append((section, name, value, "KEY_REQUIRED" in rest,
+                     default == "NULL"))
+    return rows
+
+
+def man_entries():
+    """{section: {key: text after the key names}} from sipsgate.ini(5)."""
+    text = (REPO / "docs" / "sipsgate.ini.5").read_text()
+    entries = {}
+    section = None
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        heading = re.match(r'\.SH "\[(\w+)\]"', line)
+        if heading:
+            section = heading.group(1)
+            entries[section] = {}
+        elif line.startswith(".SH"):
+            section = None
+        elif section and line == ".TP" and i + 1 < len(lines):
+            tag = lines[i + 1]
+            names = tag.split("(")[0]
+            for name in re.findall(r"\w+", names):
+                if name != "BR":
+                    entries[section][name] = tag
+    return entries
+
+
+def test_man_lists_every_key():
+    rows = config_keys()
+    entries = man_entries()
+    assert len(rows) > 20
+    for section, name, default, required, is_null in rows:
+        tag = entries.get(section, {}).get(name)
+        assert tag is not None, "[%s] %s missing from sipsgate.ini.5" % (
+            section, name)
+        if required:
+            assert "(required)" in tag, tag
+        elif default is not None:
+            assert "(default: %s)" % default in tag, tag
+        elif is_null:
+            assert "(default: empty)" in tag or "(no default)" in tag, tag
+
+
+# ---- make install ----
+
+def copy_source(folder):
+    for name in ("Makefile",):
+        shutil.copy(REPO / name, folder / name)
+    for name in ("src", "conf", "docs", "systemd"):
+        shutil.copytree(REPO / name, folder / name)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A copy of the source built with the caller's CFLAGS and LDFLAGS:
+    no debug information and no build ID, unlike the defaults."""
+    folder = tmp_path_factory.mktemp("build")
+    copy_source(folder)
+    result = subprocess.run(
+        ["make", "-C", str(folder), "-j4", "CFLAGS=-O2 -g0",
+         "LDFLAGS=-Wl,--build-id=none", "sipsgate"],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return folder, result.stdout + result.stderr
+
+
+def make(folder, *args):
+    result = subprocess.run(["make", "-C", str(folder)] + list(args),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def readelf(binary, option):
+    return subprocess.run(["readelf", option, "-W", str(binary)],
+                          capture_output=True, text=True, timeout=30,
+                          check=True).stdout
+
+
+def test_build_warning_free(built):
+    _, output = built
+    assert "warning:" not in output, output
+
+
+def test_build_hardened(built):
+    binary = built[0] / "sipsgate"
+    assert re.search(r"Type:\s+DYN", readelf(binary, "-h"))
+    dynamic = readelf(binary, "-d")
+    assert re.search(r"\(FLAGS_1\).*\bNOW\b", dynamic) or \
+        re.search(r"\(FLAGS\).*\bBIND_NOW\b", dynamic), dynamic
+    assert re.search(r"\(FLAGS_1\).*\bPIE\b", dynamic), dynamic
+    assert "GNU_RELRO" in readelf(binary, "-l")
+    symbols = readelf(binary, "--dyn-syms")
+    assert "__stack_chk_fail" in symbols
+    assert re.search(r"__\w+_chk\b", symbols.replace("__stack_chk_fail", ""))
+    if shutil.which("hardening-check"):
+        result = subprocess.run(["hardening-check", str(binary)],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout
+
+
+def test_build_caller_flags(built):
+    binary = built[0] / "sipsgate"
+    sections = readelf(binary, "-S")
+    assert ".debug_info" not in sections
+    assert ".note.gnu.build-id" not in sections
+
+
+def installed_files(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if p.is_file())
+
+
+def test_install_tree_usr(built, tmp_path):
+    folder, _ = built
+    make(folder, "install", "DESTDIR=%s" % tmp_path, "PREFIX=/usr")
+
+    assert installed_files(tmp_path) == [
+        "etc/sipsgate/sipsgate.ini",
+        "usr/lib/systemd/system/sipsgate.service",
+        "usr/lib/sysusers.d/sipsgate.conf",
+        "usr/sbin/sipsgate",
+        "usr/share/man/man5/sipsgate.ini.5",
+        "usr/share/man/man8/sipsgate.8",
+    ]
+    assert stat.S_IMODE((tmp_path / "usr/sbin/sipsgate").stat().st_mode) \
+        == 0o755
+    ini = tmp_path / "etc/sipsgate/sipsgate.ini"
+    assert stat.S_IMODE(ini.stat().st_mode) == 0o644
+    assert ini.read_text() == (REPO / "conf" / "sipsgate.ini").read_text()
+    unit = (tmp_path / "usr/lib/systemd/system/sipsgate.service").read_text()
+    assert unit == UNIT.read_text()
+
+
+def test_install_tree_local(built, tmp_path):
+    folder, _ = built
+    make(folder, "install", "DESTDIR=%s" % tmp_path)
+
+    assert installed_files(tmp_path) == [
+        "usr/local/etc/sipsgate/sipsgate.ini",
+        "usr/local/lib/systemd/system/sipsgate.service",
+        "usr/local/lib/sysusers.d/sipsgate.conf",
+        "usr/local/sbin/sipsgate",
+        "usr/local/share/man/man5/sipsgate.ini.5",
+        "usr/local/share/man/man8/sipsgate.8",
+    ]
+    unit = (tmp_path / "usr/local/lib/systemd/system/sipsgate.service")
+    lines = unit.read_text().splitlines()
+    assert ("ExecStart=/usr/local/sbin/sipsgate -c "
+            "/usr/local/etc/sipsgate/sipsgate.ini") in lines
+    assert ("LoadCredential=server.key:/usr/local/etc/sipsgate/server.key"
+            in lines)
+    assert not any("/etc/sipsgate" in line and "/usr/local" not in line
+                   for line in lines)
+    ini = (tmp_path / "usr/local/etc/sipsgate/sipsgate.ini").read_text()
+    assert "certificate = /usr/local/etc/sipsgate/server-chain.pem" in ini
+
+
+def test_install_keeps_edited_config(built, tmp_path):
+    folder, _ = built
+    args = ["DESTDIR=%s" % tmp_path, "PREFIX=/usr"]
+    make(folder, "install", *args)
+    ini = tmp_path / "etc/sipsgate/sipsgate.ini"
+    edited = ini.read_text().replace("level = info", "level = debug")
+    ini.write_text(edited)
+
+    make(folder, "install", *args)
+    assert ini.read_text() == edited
+
+    make(folder, "uninstall", *args)
+    assert installed_files(tmp_path) == ["etc/sipsgate/sipsgate.ini"]
+    assert ini.read_text() == edited
+
+
+def test_uninstall_removes_all(built, tmp_path):
+    folder, _ = built
+    args = ["DESTDIR=%s" % tmp_path, "PREFIX=/usr"]
+    make(folder, "install", *args)
+    make(folder, "uninstall", *args)
+    assert installed_files(tmp_path) == []
+    assert not (tmp_path / "etc/sipsgate").exists()
+
+
+def test_installed_unit_verifies(built, tmp_path):
+    """systemd-analyze verify checks that the Exec binaries exist and the
+    man pages in Documentation= open, so the unit is verified where an
+    install under a temporary PREFIX put them."""
+    need_tool("systemd-analyze")
+    folder, _ = built
+    prefix = tmp_path / "prefix"
+    make(folder, "install", "PREFIX=%s" % prefix)
+    unit = prefix / "lib/systemd/system/sipsgate.service"
+    assert "ExecStart=%s/sbin/sipsgate" % prefix in unit.read_text()
+
+    env = dict(os.environ, MANPATH=str(prefix / "share/man"))
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)],
+                            env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout + result.stderr == ""
