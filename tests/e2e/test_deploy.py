@@ -30,11 +30,13 @@ class EnvSipsgate(Sipsgate):
     """A Sipsgate started with extra environment variables and an
     optional command prefix (setpriv, for example)."""
 
-    def __init__(self, *args, env=None, prefix=(), **kwargs):
+    def __init__(self, *args, env=None, prefix=(), ready=READY_LINE,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.env = dict(os.environ)
         self.env.update(env or {})
         self.prefix = list(prefix)
+        self.ready = ready
 
     def start(self, timeout=10.0):
         self.proc = subprocess.Popen(
@@ -43,7 +45,7 @@ class EnvSipsgate(Sipsgate):
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
-        if self.wait_log(re.escape(READY_LINE), timeout) is None:
+        if self.wait_log(re.escape(self.ready), timeout) is None:
             self.stop()
             raise RuntimeError("sipsgate did not become ready (exit code "
                                "%s):\n%s" % (self.returncode,
@@ -57,7 +59,8 @@ def env_gate(workdir, request):
     options) -> a running EnvSipsgate, stopped at teardown."""
     started = []
 
-    def start(backend_uri, env=None, prefix=(), folder=None, **options):
+    def start(backend_uri, env=None, prefix=(), folder=None, ready=READY_LINE,
+              **options):
         folder = Path(folder or workdir)
         port = free_port()
         backend_port = free_port()
@@ -65,7 +68,7 @@ def env_gate(workdir, request):
         config_path.write_text(render_sipsgate_config(
             port, backend_uri, backend_port, **options))
         gate = EnvSipsgate(sipsgate_binary(), config_path, port,
-                           backend_port, env=env, prefix=prefix)
+                           backend_port, env=env, prefix=prefix, ready=ready)
         started.append(gate)
         attach_log(request, "sipsgate stderr (%s)" % config_path.name,
                    gate.stderr_text)
@@ -346,6 +349,47 @@ def test_privdrop_not_root_warns(env_gate, udp_backend, workdir):
                              timeout=0) is not None
     finally:
         shutil.rmtree(folder)
+
+
+# ---- syslog ----
+
+@pytest.fixture
+def dev_log():
+    """A datagram socket bound at /dev/log, where syslog(3) in glibc
+    sends. Skips unless the test may create it: root, and no syslog
+    daemon listening there already."""
+    if os.geteuid() != 0:
+        pytest.skip("binding /dev/log needs root")
+    if os.path.exists("/dev/log"):
+        pytest.skip("/dev/log exists: a syslog daemon owns it")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("/dev/log")
+    try:
+        yield sock
+    finally:
+        sock.close()
+        os.unlink("/dev/log")
+
+
+def test_syslog_facility(env_gate, udp_backend, dev_log):
+    """[log] syslog = yes moves logging to syslog after start-up, with
+    the configured facility; start-up lines stay on stderr."""
+    gate = env_gate(udp_uri(udp_backend),
+                    ready="logging to syslog from now on",
+                    extra="syslog = yes\nfacility = local3\n")
+    dev_log.settimeout(5)
+    ready = None
+    for _ in range(20):
+        data = dev_log.recv(4096).decode()
+        if "sipsgate ready" in data:
+            ready = data
+            break
+    assert ready is not None
+    # local3 is facility 19 and notice is severity 5: 19 * 8 + 5.
+    assert ready.startswith("<157>")
+    assert "sipsgate[%d]: sipsgate ready" % gate.proc.pid in ready
+    assert gate.wait_log("sipsgate ready", timeout=0) is None
+    assert gate.wait_log("listening for phones", timeout=0) is not None
 
 
 def test_privdrop_unknown_user(workdir):
