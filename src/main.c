@@ -237,9 +237,9 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	snprintf(status, sizeof(status), "STOPPING=1\nSTATUS=stopping, "
 	    "waiting up to %d s for the backend",
 	    srv->cfg->general.shutdown_timeout);
+	/* The watchdog keeps running: the drain may outlast WatchdogSec,
+	 * and the pings stop only with the loop. */
 	notify(d, status);
-	if (d->watchdog_ev != NULL)
-		event_del(d->watchdog_ev);
 
 	d->drain_ev = event_new(srv->base, -1, EV_PERSIST, drain_cb, d);
 	if (d->drain_ev == NULL || event_add(d->drain_ev, &poll) == -1) {
