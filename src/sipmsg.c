@@ -1144,6 +1144,23 @@ check_required(const struct sipmsg *m, struct sip_error *err)
 	return 0;
 }
 
+/*
+ * Returns 1 when a line of this kind has an empty value. RFC 3261 gives
+ * Via, Route, Record-Route, Path and Contact at least one value. The value
+ * iterator skips an empty line, so removing the values before one would
+ * make it the first line of its kind in the forwarded message.
+ */
+static int
+has_empty_line(const struct sipmsg *m, enum sip_hdr kind)
+{
+	int i;
+
+	for (i = m->first[kind]; i >= 0 && i < m->nhdr; i++)
+		if (m->hdr[i].kind == kind && m->hdr[i].value.len == 0)
+			return 1;
+	return 0;
+}
+
 static int
 check_vias(struct sipmsg *m, struct sip_error *err)
 {
@@ -1152,6 +1169,8 @@ check_vias(struct sipmsg *m, struct sip_error *err)
 	struct sip_via via;
 	int li, n = 0;
 
+	if (has_empty_line(m, HDR_VIA))
+		return set_error(err, 400, "Malformed Via");
 	value_iter_init(&it, m, HDR_VIA);
 	while (value_next(&it, &v, &li)) {
 		const char *p = m->buf + v.off;
@@ -1317,6 +1336,8 @@ check_addresses(struct sipmsg *m, struct sip_error *err)
 		struct sip_span v;
 		int li;
 
+		if (has_empty_line(m, addr_rules[i].kind))
+			return set_error(err, 400, addr_rules[i].malformed);
 		value_iter_init(&it, m, addr_rules[i].kind);
 		while (value_next(&it, &v, &li))
 			if (check_addr_value(m, &addr_rules[i], v, err) < 0)

@@ -500,6 +500,14 @@ static const struct bad_case bad_cases[] = {
 	    L_FROM L_TO L_CALLID L_CSEQ "\r\n", 400, "Malformed Via" },
 	{ "via version", REQ_LINE "Via: SIP/3.0/UDP h;branch=x\r\n"
 	    L_FROM L_TO L_CALLID L_CSEQ "\r\n", 400, "Malformed Via" },
+	{ "via empty line", RESP_LINE L_VIA "Via:\r\n" L_VIA L_FROM L_TO
+	    L_CALLID L_CSEQ "\r\n", 0, "Malformed Via" },
+	{ "route empty line", REQ_LINE L_VIA L_FROM L_TO L_CALLID L_CSEQ
+	    "Route: <sip:p.example.com;lr>\r\nRoute: \r\n\r\n", 400,
+	    "Malformed Route" },
+	{ "contact empty line", REQ_LINE L_VIA L_FROM L_TO L_CALLID L_CSEQ
+	    "Contact: <sip:a@h>\r\nContact:\r\n\r\n", 400,
+	    "Malformed Contact" },
 	{ "via lower bad", REQ_LINE L_VIA "Via: SIP/2.0/UDP h;rport=x\r\n"
 	    L_FROM L_TO L_CALLID L_CSEQ "\r\n", 400, "Malformed Via" },
 	{ "via branch flag", REQ_LINE "Via: SIP/2.0/UDP h;branch\r\n"
