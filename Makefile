@@ -35,7 +35,7 @@ build:
 # ---- unit tests (cmocka) ----
 # Each unit test links only the pure modules it drives.
 UNIT_TESTS := test_framing test_flow test_config test_sipmsg test_txn test_tls \
-	test_sdnotify
+	test_sdnotify test_identity
 UNIT_BINS := $(addprefix build/,$(UNIT_TESTS))
 UNIT_LIBS := $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
@@ -44,7 +44,9 @@ UNIT_SRCS_test_flow := src/flow.c
 UNIT_SRCS_test_config := src/config.c src/log.c
 UNIT_SRCS_test_sipmsg := src/sipmsg.c
 UNIT_SRCS_test_txn := src/txn.c src/log.c
-UNIT_SRCS_test_tls := src/tls.c
+UNIT_SRCS_test_tls := src/tls.c src/tls_diag.c src/tls_tickets.c \
+	src/tls_cert.c src/identity.c src/sipmsg.c src/config.c src/log.c
+UNIT_SRCS_test_identity := src/identity.c src/sipmsg.c
 UNIT_SRCS_test_sdnotify := src/sdnotify.c
 $(foreach t,$(UNIT_TESTS),$(eval build/$(t) build/asan/$(t): \
 	tests/unit/$(t).c $(UNIT_SRCS_$(t))))

@@ -39,10 +39,14 @@
 #define SIP_PORT		5060
 #define SIPS_PORT		5061
 #define BACKEND_LISTEN_PORT	5070
+/* Section names of the form [sni:NAME] carry a server name. */
+#define SNI_PREFIX		"sni:"
 
 /* Enumerations are stored through an int pointer. */
 _Static_assert(sizeof(enum verify_client) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum sips_policy) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum crl_check) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum identity_check) == sizeof(int), "enum size");
 
 struct load_ctx;
 struct config_key;
@@ -73,6 +77,11 @@ struct config_key {
 static parse_fn parse_int, parse_size, parse_choice, parse_path;
 static parse_fn parse_host, parse_listen_list, parse_backend_listen;
 static parse_fn parse_backend_uri, parse_log_level, parse_account;
+static parse_fn parse_certificates, parse_private_keys, parse_string;
+static parse_fn parse_header_list;
+static int copy_trimmed(char *buf, size_t buflen, const char *s, size_t len);
+static int is_dns_name(const char *s, size_t len);
+static int is_all_digits_and_dots(const char *s, size_t len);
 
 static const struct choice verify_choices[] = {
 	{ "require", VERIFY_REQUIRE },
@@ -84,6 +93,19 @@ static const struct choice verify_choices[] = {
 static const struct choice tls_version_choices[] = {
 	{ "1.2", TLS1_2_VERSION },
 	{ "1.3", TLS1_3_VERSION },
+	{ NULL, 0 },
+};
+
+static const struct choice crl_check_choices[] = {
+	{ "leaf", CRL_CHECK_LEAF },
+	{ "chain", CRL_CHECK_CHAIN },
+	{ NULL, 0 },
+};
+
+static const struct choice identity_choices[] = {
+	{ "off", IDENTITY_OFF },
+	{ "domain", IDENTITY_DOMAIN },
+	{ "user", IDENTITY_USER },
 	{ NULL, 0 },
 };
 
@@ -131,17 +153,38 @@ static const struct config_key config_keys[] = {
 	    general.shutdown_timeout, .min = 0, .max = 3600),
 
 	KEY("tls", "listen", parse_listen_list, "0.0.0.0:5061", tls.listen),
-	KEY("tls", "certificate", parse_path, NULL, tls.certificate,
-	    .flags = KEY_REQUIRED),
-	KEY("tls", "private_key", parse_path, NULL, tls.private_key,
-	    .flags = KEY_REQUIRED),
+	KEY("tls", "certificate", parse_certificates, NULL,
+	    tls.certs.certificate, .flags = KEY_REQUIRED),
+	KEY("tls", "private_key", parse_private_keys, NULL,
+	    tls.certs.private_key, .flags = KEY_REQUIRED),
 	KEY("tls", "ca_file", parse_path, NULL, tls.ca_file),
+	KEY("tls", "crl_file", parse_path, NULL, tls.crl_file),
+	KEY("tls", "crl_check", parse_choice, "leaf", tls.crl_check,
+	    .choices = crl_check_choices),
 	KEY("tls", "verify_client", parse_choice, "require",
 	    tls.verify_client, .choices = verify_choices),
 	KEY("tls", "verify_depth", parse_int, "4", tls.verify_depth,
 	    .min = 1, .max = 10),
 	KEY("tls", "min_version", parse_choice, "1.2", tls.min_version,
 	    .choices = tls_version_choices),
+	KEY("tls", "max_version", parse_choice, "1.3", tls.max_version,
+	    .choices = tls_version_choices),
+	/* tls.c checks these three against OpenSSL when it builds the
+	 * context, and reports errors at the lines recorded here. */
+	KEY("tls", "ciphers", parse_string, CONFIG_DEFAULT_CIPHERS,
+	    tls.ciphers),
+	KEY("tls", "ciphersuites", parse_string, CONFIG_DEFAULT_CIPHERSUITES,
+	    tls.ciphersuites),
+	KEY("tls", "groups", parse_string, CONFIG_DEFAULT_GROUPS, tls.groups),
+	KEY("tls", "session_resumption", parse_choice, "yes",
+	    tls.session_resumption, .choices = yes_no_choices),
+	KEY("tls", "ticket_key_rotation", parse_int, "3600",
+	    tls.ticket_key_rotation, .min = 60, .max = DAY),
+	KEY("tls", "identity_check", parse_choice, "off", tls.identity_check,
+	    .choices = identity_choices),
+	KEY("tls", "trusted_headers", parse_header_list,
+	    "P-Asserted-Identity, X-Sipsgate-Client-Identity",
+	    tls.trusted_headers),
 
 	KEY("backend", "uri", parse_backend_uri, NULL, backend.uri,
 	    .flags = KEY_REQUIRED),
@@ -222,6 +265,7 @@ struct load_ctx {
 
 	struct key_state state[NKEYS];
 	char unknown_section[64];	/* last unknown section reported */
+	char bad_sni[64];		/* last invalid [sni:NAME] reported */
 
 	struct load_error *errors;	/* sorted and printed at the end */
 	int nstored;
@@ -518,6 +562,135 @@ parse_account(struct load_ctx *ctx, const struct config_key *key,
 	return 0;
 }
 
+/* Frees the strings of a list and clears it. */
+static void
+free_list(char **list, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		free(list[i]);
+		list[i] = NULL;
+	}
+}
+
+/* A value handed to a library as it is (cipher lists, group lists). It
+ * must not be empty; its content is checked by the library's user. */
+static int
+parse_string(struct load_ctx *ctx, const struct config_key *key,
+    const char *value, char *err, size_t errlen)
+{
+	char **field = key_field(ctx, key);
+
+	if (*value == '\0') {
+		snprintf(err, errlen, "empty value");
+		return -1;
+	}
+	*field = strdup(value);
+	if (*field == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Headers a phone needs to send as they are: routing, dialog and
+ * transaction identification, framing and authentication. Compact
+ * one-letter names are refused separately. */
+static const char *const protected_headers[] = {
+	"Via", "Route", "Record-Route", "Path", "From", "To", "Call-ID",
+	"CSeq", "Contact", "Max-Forwards", "Content-Length", "Content-Type",
+	"Authorization", "Proxy-Authorization", "Supported", "Require",
+	"Proxy-Require", "Expires",
+};
+
+/* RFC 3261 section 25.1 token characters. */
+static int
+is_token(const char *s)
+{
+	return *s != '\0' && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~") == strlen(s);
+}
+
+static int
+check_header_name(const char *name, char **list, int n, char *err,
+    size_t errlen)
+{
+	size_t i;
+	int j;
+
+	if (!is_token(name) || strlen(name) > 64) {
+		snprintf(err, errlen, "invalid header name \"%s\" (expected "
+		    "letters, digits and -.!%%*_+`'~, at most 64)", name);
+		return -1;
+	}
+	if (strlen(name) == 1) {
+		snprintf(err, errlen, "header name \"%s\" is a compact form "
+		    "(expected a full name)", name);
+		return -1;
+	}
+	for (i = 0; i < sizeof(protected_headers) /
+	    sizeof(protected_headers[0]); i++) {
+		if (strcasecmp(name, protected_headers[i]) == 0) {
+			snprintf(err, errlen, "header %s cannot be trusted "
+			    "(phones must send it themselves)", name);
+			return -1;
+		}
+	}
+	for (j = 0; j < n; j++) {
+		if (strcasecmp(name, list[j]) == 0) {
+			snprintf(err, errlen, "header %s is listed twice",
+			    name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A comma-separated list of header names; empty means none. */
+static int
+parse_header_list(struct load_ctx *ctx, const struct config_key *key,
+    const char *value, char *err, size_t errlen)
+{
+	char **list = key_field(ctx, key);
+	char name[80];
+	const char *p = value, *comma;
+	int n = 0;
+
+	if (*value == '\0')
+		return 0;
+	for (;;) {
+		comma = strchr(p, ',');
+		if (copy_trimmed(name, sizeof(name), p,
+		    comma ? (size_t)(comma - p) : strlen(p)) < 0) {
+			snprintf(err, errlen, "header name too long in \"%s\"",
+			    value);
+			goto fail;
+		}
+		if (n == CONFIG_MAX_TRUSTED_HEADERS) {
+			snprintf(err, errlen, "too many headers (maximum %d)",
+			    CONFIG_MAX_TRUSTED_HEADERS);
+			goto fail;
+		}
+		if (check_header_name(name, list, n, err, errlen) < 0)
+			goto fail;
+		if ((list[n] = strdup(name)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		n++;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	ctx->cfg->tls.ntrusted_headers = n;
+	return 0;
+
+fail:
+	free_list(list, n);
+	return -1;
+}
+
 /* ---- files ---- */
 
 /* Opening catches what access(2) would miss: access checks the real, not
@@ -544,25 +717,16 @@ check_readable(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* An empty value leaves the field NULL, and the checks after parsing
- * decide whether that is allowed. Relative names are joined to the folder of the
- * config file, so the daemon's working directory does not matter. */
+/* Joins a relative name to the folder of the config file, so the
+ * daemon's working directory does not matter, and checks that the file
+ * can be read. Returns 0 and a new string in *out, or -1. */
 static int
-parse_path(struct load_ctx *ctx, const struct config_key *key,
-    const char *value, char *err, size_t errlen)
+resolve_path(struct load_ctx *ctx, const char *value, char **out, char *err,
+    size_t errlen)
 {
-	char **field = key_field(ctx, key);
 	const char *sep;
 	char *path;
 
-	if (*value == '\0') {
-		if (key->flags & KEY_REQUIRED) {
-			snprintf(err, errlen, "empty value (expected a file "
-			    "name)");
-			return -1;
-		}
-		return 0;
-	}
 	if (value[0] == '/') {
 		path = strdup(value);
 	} else {
@@ -578,8 +742,109 @@ parse_path(struct load_ctx *ctx, const struct config_key *key,
 		free(path);
 		return -1;
 	}
-	*field = path;
+	*out = path;
 	return 0;
+}
+
+/* An empty value leaves the field NULL, and the checks after parsing
+ * decide whether that is allowed. */
+static int
+parse_path(struct load_ctx *ctx, const struct config_key *key,
+    const char *value, char *err, size_t errlen)
+{
+	char **field = key_field(ctx, key);
+
+	if (*value == '\0') {
+		if (key->flags & KEY_REQUIRED) {
+			snprintf(err, errlen, "empty value (expected a file "
+			    "name)");
+			return -1;
+		}
+		return 0;
+	}
+	return resolve_path(ctx, value, field, err, errlen);
+}
+
+
+/*
+ * Parses a comma-separated list of file names into list[] (at most
+ * CONFIG_MAX_CERTS), each resolved and checked like parse_path. On
+ * failure nothing is kept. File names containing a comma cannot be
+ * listed.
+ */
+static int
+parse_file_list(struct load_ctx *ctx, const struct config_key *key,
+    const char *value, char **list, int *n, char *err, size_t errlen)
+{
+	char item[PATH_MAX];
+	const char *p = value, *comma;
+	char *path;
+	int count = 0;
+
+	if (*value == '\0') {
+		snprintf(err, errlen, "empty value (expected a file name)");
+		return -1;
+	}
+	for (;;) {
+		comma = strchr(p, ',');
+		if (copy_trimmed(item, sizeof(item), p,
+		    comma ? (size_t)(comma - p) : strlen(p)) < 0) {
+			snprintf(err, errlen, "file name too long in \"%s\"",
+			    value);
+			goto fail;
+		}
+		if (item[0] == '\0') {
+			snprintf(err, errlen, "empty file name in \"%s\" "
+			    "(expected one or more file names separated by "
+			    "commas)", value);
+			goto fail;
+		}
+		if (count == CONFIG_MAX_CERTS) {
+			snprintf(err, errlen, "too many files (maximum %d, one "
+			    "per key type)", CONFIG_MAX_CERTS);
+			goto fail;
+		}
+		path = NULL;
+		if (resolve_path(ctx, item, &path, err, errlen) < 0)
+			goto fail;
+		list[count++] = path;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	*n = count;
+	return 0;
+
+fail:
+	free_list(list, count);
+	return -1;
+}
+
+/* The two halves of a certificate set; the key's field is the list
+ * inside it. Each records its line, because tls.c names the line when
+ * it cannot load a file. */
+static int
+parse_certificates(struct load_ctx *ctx, const struct config_key *key,
+    const char *value, char *err, size_t errlen)
+{
+	struct cert_set *set = (struct cert_set *)((char *)key_field(ctx,
+	    key) - offsetof(struct cert_set, certificate));
+
+	set->certificate_line = ctx->lineno;
+	return parse_file_list(ctx, key, value, set->certificate,
+	    &set->ncertificate, err, errlen);
+}
+
+static int
+parse_private_keys(struct load_ctx *ctx, const struct config_key *key,
+    const char *value, char *err, size_t errlen)
+{
+	struct cert_set *set = (struct cert_set *)((char *)key_field(ctx,
+	    key) - offsetof(struct cert_set, private_key));
+
+	set->private_key_line = ctx->lineno;
+	return parse_file_list(ctx, key, value, set->private_key,
+	    &set->nprivate_key, err, errlen);
 }
 
 /* Returns the absolute folder of path, or NULL with errno set. */
@@ -1172,7 +1437,9 @@ static void
 report_unknown_section(struct load_ctx *ctx, const char *section,
     const char *name)
 {
+	const char *names[NSECTIONS + 1];
 	char expected[128];
+	int i;
 
 	if (section[0] == '\0') {
 		report(ctx, ctx->lineno, name, "key outside any section "
@@ -1185,9 +1452,116 @@ report_unknown_section(struct load_ctx *ctx, const char *section,
 		return;
 	snprintf(ctx->unknown_section, sizeof(ctx->unknown_section), "%s",
 	    section);
-	format_names(config_sections, NSECTIONS, expected, sizeof(expected));
+	for (i = 0; i < NSECTIONS; i++)
+		names[i] = config_sections[i];
+	names[i] = "sni:NAME";
+	format_names(names, NSECTIONS + 1, expected, sizeof(expected));
 	report(ctx, ctx->lineno, name, "unknown section [%s] (expected %s)",
 	    section, expected);
+}
+
+/* ---- [sni:NAME] sections ---- */
+
+/* Checks and lower-cases a server name for SNI: a DNS name, optionally
+ * "*." and a DNS name, which then matches exactly one more label. SNI
+ * carries no IP addresses (RFC 6066 section 3). */
+static int
+normalize_server_name(const char *name, char *out, size_t cap, char *err,
+    size_t errlen)
+{
+	const char *dns = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
+	size_t i, len = strlen(name);
+
+	if (len >= cap || !is_dns_name(dns, strlen(dns)) ||
+	    is_all_digits_and_dots(dns, strlen(dns))) {
+		snprintf(err, errlen, "invalid server name \"%s\" in [%s%s] "
+		    "(expected a DNS name, or *. and a DNS name)", name,
+		    SNI_PREFIX, name);
+		return -1;
+	}
+	for (i = 0; i <= len; i++)
+		out[i] = (char)tolower((unsigned char)name[i]);
+	return 0;
+}
+
+/* Returns the entry for a normalized server name, adding it when new,
+ * or NULL when there are CONFIG_MAX_SNI already or memory ran out. */
+static struct cert_set *
+sni_entry(struct load_ctx *ctx, const char *name, char *err, size_t errlen)
+{
+	struct config *cfg = ctx->cfg;
+	struct cert_set *grown, *set;
+	int i;
+
+	for (i = 0; i < cfg->tls.nsni; i++)
+		if (strcmp(cfg->tls.sni[i].server_name, name) == 0)
+			return &cfg->tls.sni[i];
+	if (cfg->tls.nsni == CONFIG_MAX_SNI) {
+		snprintf(err, errlen, "too many [%s...] sections (maximum %d)",
+		    SNI_PREFIX, CONFIG_MAX_SNI);
+		return NULL;
+	}
+	grown = realloc(cfg->tls.sni, (cfg->tls.nsni + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	cfg->tls.sni = grown;
+	set = &grown[cfg->tls.nsni];
+	memset(set, 0, sizeof(*set));
+	if ((set->server_name = strdup(name)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	cfg->tls.nsni++;
+	return set;
+}
+
+/* A key in [sni:NAME]: certificate or private_key, like in [tls]. A
+ * section name repeated later in the file continues the same entry. */
+static void
+handle_sni_key(struct load_ctx *ctx, const char *section, const char *key,
+    const char *value)
+{
+	const char *raw = section + strlen(SNI_PREFIX);
+	char name[256], err[PATH_MAX + 256];
+	struct cert_set *set;
+	int line = ctx->lineno, is_cert, *seen, rc;
+
+	if (normalize_server_name(raw, name, sizeof(name), err,
+	    sizeof(err)) < 0) {
+		/* One report per section, not one per key in it. */
+		if (strncmp(ctx->bad_sni, raw, sizeof(ctx->bad_sni)) != 0) {
+			snprintf(ctx->bad_sni, sizeof(ctx->bad_sni), "%s", raw);
+			report(ctx, line, NULL, "%s", err);
+		}
+		return;
+	}
+	is_cert = strcmp(key, "certificate") == 0;
+	if (!is_cert && strcmp(key, "private_key") != 0) {
+		report(ctx, line, key, "unknown key in [%s] (expected "
+		    "certificate or private_key)", section);
+		return;
+	}
+	if ((set = sni_entry(ctx, name, err, sizeof(err))) == NULL) {
+		report(ctx, line, key, "%s", err);
+		return;
+	}
+	seen = is_cert ? &set->certificate_line : &set->private_key_line;
+	if (*seen > 0) {
+		report(ctx, line, key, "key set twice for server name %s, "
+		    "first at line %d", name, *seen);
+		return;
+	}
+	*seen = line;
+	if (is_cert)
+		rc = parse_file_list(ctx, NULL, value, set->certificate,
+		    &set->ncertificate, err, sizeof(err));
+	else
+		rc = parse_file_list(ctx, NULL, value, set->private_key,
+		    &set->nprivate_key, err, sizeof(err));
+	if (rc < 0)
+		report(ctx, line, key, "%s", err);
 }
 
 /* The inih handler. It always returns 1 (success) because it reports
@@ -1201,6 +1575,10 @@ handle_key(void *user, const char *section, const char *name,
 	int line = ctx->lineno, i, alias;
 	char err[PATH_MAX + 256];
 
+	if (strncmp(section, SNI_PREFIX, strlen(SNI_PREFIX)) == 0) {
+		handle_sni_key(ctx, section, name, value);
+		return 1;
+	}
 	if (!section_is_known(section)) {
 		report_unknown_section(ctx, section, name);
 		return 1;
@@ -1301,6 +1679,80 @@ check_required(struct load_ctx *ctx)
 			    "key in [%s]", config_keys[i].section);
 }
 
+/* A line for a message about a key: where it was set, else where the
+ * related key was set, else 0. */
+static int
+line_or(const struct key_state *k, const struct key_state *other)
+{
+	return k->line ? k->line : other->line;
+}
+
+/* Checks that a certificate set has both lists, of equal length.
+ * section is "tls" or "sni:NAME". */
+static void
+check_cert_set(struct load_ctx *ctx, const struct cert_set *set,
+    const char *section)
+{
+	if (set->certificate_line == 0 && set->private_key_line > 0)
+		report(ctx, set->private_key_line, "certificate", "missing in "
+		    "[%s] (private_key needs its certificate)", section);
+	if (set->private_key_line == 0 && set->certificate_line > 0)
+		report(ctx, set->certificate_line, "private_key", "missing in "
+		    "[%s] (certificate needs its private_key)", section);
+	if (set->ncertificate == 0 || set->nprivate_key == 0 ||
+	    set->ncertificate == set->nprivate_key)
+		return;
+	report(ctx, set->private_key_line, "private_key", "lists %d file%s "
+	    "but certificate (line %d) lists %d (expected one key per "
+	    "certificate, in the same order)", set->nprivate_key,
+	    set->nprivate_key == 1 ? "" : "s", set->certificate_line,
+	    set->ncertificate);
+}
+
+static void
+check_tls_versions(struct load_ctx *ctx)
+{
+	const struct config *cfg = ctx->cfg;
+	const struct key_state *min = key_state(ctx, "tls", "min_version");
+	const struct key_state *max = key_state(ctx, "tls", "max_version");
+
+	if (min->failed || max->failed ||
+	    cfg->tls.max_version >= cfg->tls.min_version)
+		return;
+	report(ctx, line_or(max, min), "max_version", "TLS %s is below "
+	    "min_version %s", cfg->tls.max_version == TLS1_2_VERSION ?
+	    "1.2" : "1.3", cfg->tls.min_version == TLS1_2_VERSION ?
+	    "1.2" : "1.3");
+}
+
+/* Revocation lists and identities need client certificates. */
+static void
+check_tls_client_keys(struct load_ctx *ctx)
+{
+	const struct config *cfg = ctx->cfg;
+	const struct key_state *verify = key_state(ctx, "tls",
+	    "verify_client");
+	const struct key_state *crl = key_state(ctx, "tls", "crl_file");
+	const struct key_state *crl_check = key_state(ctx, "tls",
+	    "crl_check");
+	const struct key_state *identity = key_state(ctx, "tls",
+	    "identity_check");
+
+	if (crl_check->line > 0 && !crl->failed && cfg->tls.crl_file == NULL)
+		report(ctx, crl_check->line, "crl_check", "set without "
+		    "crl_file in [tls]");
+	if (verify->failed || cfg->tls.verify_client != VERIFY_OFF)
+		return;
+	if (cfg->tls.crl_file != NULL)
+		report(ctx, crl->line, "crl_file", "set, but verify_client = "
+		    "off (line %d) requests no client certificate to check",
+		    verify->line);
+	if (!identity->failed && cfg->tls.identity_check != IDENTITY_OFF)
+		report(ctx, identity->line, "identity_check", "set, but "
+		    "verify_client = off (line %d) requests no client "
+		    "certificate to take identities from", verify->line);
+}
+
 static void
 check_tls_section(struct load_ctx *ctx)
 {
@@ -1308,6 +1760,17 @@ check_tls_section(struct load_ctx *ctx)
 	const struct key_state *ca = key_state(ctx, "tls", "ca_file");
 	const struct key_state *verify = key_state(ctx, "tls",
 	    "verify_client");
+	char section[300];
+	int i;
+
+	check_cert_set(ctx, &cfg->tls.certs, "tls");
+	for (i = 0; i < cfg->tls.nsni; i++) {
+		snprintf(section, sizeof(section), "%s%s", SNI_PREFIX,
+		    cfg->tls.sni[i].server_name);
+		check_cert_set(ctx, &cfg->tls.sni[i], section);
+	}
+	check_tls_versions(ctx);
+	check_tls_client_keys(ctx);
 
 	if (ca->failed || verify->failed || cfg->tls.ca_file != NULL ||
 	    cfg->tls.verify_client == VERIFY_OFF)
@@ -1415,6 +1878,30 @@ resolve_backend(struct load_ctx *ctx)
 
 /* ---- entry points ---- */
 
+/* Keeps the line of each key for config_line(). Without memory the
+ * lines read as 0, which only makes later messages less precise. */
+static void
+record_lines(struct load_ctx *ctx)
+{
+	size_t i;
+
+	ctx->cfg->key_line = calloc(NKEYS, sizeof(int));
+	if (ctx->cfg->key_line == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++)
+		ctx->cfg->key_line[i] = ctx->state[i].line;
+}
+
+int
+config_line(const struct config *cfg, const char *section, const char *key)
+{
+	int i = find_key(section, key);
+
+	if (i < 0 || cfg->key_line == NULL)
+		return 0;
+	return cfg->key_line[i];
+}
+
 static void
 read_file(struct load_ctx *ctx)
 {
@@ -1471,6 +1958,7 @@ config_load(const char *path, FILE *errs)
 	resolve_backend(&ctx);
 	if (cfg->tls.nlisten > 0)
 		cfg->proxy.public_port = cfg->tls.listen[0].port;
+	record_lines(&ctx);
 
 done:
 	flush_errors(&ctx);
@@ -1485,17 +1973,36 @@ done:
 	return cfg;
 }
 
+static void
+free_cert_set(struct cert_set *set)
+{
+	free_list(set->certificate, CONFIG_MAX_CERTS);
+	free_list(set->private_key, CONFIG_MAX_CERTS);
+}
+
 void
 config_free(struct config *cfg)
 {
+	int i;
+
 	if (cfg == NULL)
 		return;
 	free(cfg->path);
 	free(cfg->general.user);
 	free(cfg->general.group);
-	free(cfg->tls.certificate);
-	free(cfg->tls.private_key);
+	free(cfg->key_line);
+	free_cert_set(&cfg->tls.certs);
+	for (i = 0; i < cfg->tls.nsni; i++) {
+		free_cert_set(&cfg->tls.sni[i]);
+		free(cfg->tls.sni[i].server_name);
+	}
+	free(cfg->tls.sni);
 	free(cfg->tls.ca_file);
+	free(cfg->tls.crl_file);
+	free(cfg->tls.ciphers);
+	free(cfg->tls.ciphersuites);
+	free(cfg->tls.groups);
+	free_list(cfg->tls.trusted_headers, CONFIG_MAX_TRUSTED_HEADERS);
 	free(cfg->backend.uri);
 	free(cfg->backend.ca_file);
 	free(cfg->backend.certificate);

@@ -1,371 +1,298 @@
 /* OpenSSL contexts for phones (server side) and for a TLS backend (client
- * side), and the plain-words diagnostics for failed handshakes. */
-
-/* For the GNU strerror_r, which returns the message pointer. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
+ * side): protocol policy, certificate sets, SNI and client verification.
+ * Diagnostics are in tls_diag.c, session tickets in tls_tickets.c, and
+ * certificate files, identities and expiry in tls_cert.c. */
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "config.h"
+#include "log.h"
 #include "tls.h"
-
-/* TLS 1.2 suites: ephemeral ECDH for forward secrecy and AEAD ciphers only.
- * TLS 1.3 keeps OpenSSL's default suites, which all meet the same bar. */
-#define TLS12_CIPHERS		"ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
-#define TLS_GROUPS		"X25519:P-256:P-384"
+#include "tls_int.h"
 
 /* Any constant works. OpenSSL only requires some context to be set before
  * it resumes a session whose client certificate was verified. */
 #define SESSION_ID_CONTEXT	"sipsgate"
 
-#define NAME_MAX_TEXT		192
-#define ERRLIST_MAX		16
+/* The ex_data slot for struct tls_ctx_data, set by tls_global_init(). */
+static int ctx_data_index = -1;
 
-/*
- * Diagnostics for one handshake. It is allocated on the first problem
- * worth reporting (a failed certificate check, or a first record that is
- * plain text) and freed with the SSL by the ex_data free callback, so a
- * clean handshake costs nothing.
- */
-struct tls_failure {
-	int		verify_error;	/* first X509_V_ERR_*, or X509_V_OK */
-	int		depth;		/* chain depth of the failing certificate */
-	char		subject[NAME_MAX_TEXT];
-	char		issuer[NAME_MAX_TEXT];
-	char		not_before[32];	/* "2020-01-01T00:00:00Z" */
-	char		not_after[32];
-	int		plaintext;	/* the first record header was text */
-	char		first_bytes[6];	/* that header, NUL-terminated */
+/* The versions, ciphers and groups a context allows. */
+struct tls_policy {
+	int		min_version;
+	int		max_version;
+	const char	*ciphers;
+	const char	*ciphersuites;
+	const char	*groups;
 };
 
-/* The ex_data slot for struct tls_failure, set by tls_global_init(). */
-static int failure_index = -1;
+/* ---- context data ---- */
 
-/* OpenSSL error codes in the order they were collected, without repeats. */
-struct errlist {
-	unsigned long	code[ERRLIST_MAX];
-	int		n;
-};
-
-static void
-appendf(char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Appends to the NUL-terminated string in out, truncating at cap. */
-static void
-appendf(char *out, size_t cap, const char *fmt, ...)
+struct tls_shared *
+tls_shared_new(void)
 {
-	size_t used = strlen(out);
-	va_list ap;
+	struct tls_shared *shared = calloc(1, sizeof(*shared));
 
-	if (used + 1 >= cap)
+	if (shared == NULL)
+		return NULL;
+	shared->refs = 1;
+	shared->debug = log_threshold >= LOGL_DEBUG;
+	return shared;
+}
+
+void
+tls_shared_unref(struct tls_shared *shared)
+{
+	int i;
+
+	if (shared == NULL || --shared->refs > 0)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(out + used, cap - used, fmt, ap);
-	va_end(ap);
+	OPENSSL_cleanse(&shared->current, sizeof(shared->current));
+	OPENSSL_cleanse(&shared->previous, sizeof(shared->previous));
+	sk_X509_NAME_pop_free(shared->intermediates, X509_NAME_free);
+	for (i = 0; i < shared->nexpiry; i++)
+		free(shared->expiry[i].file);
+	free(shared->expiry);
+	free(shared);
 }
 
 static void
-failure_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+ctx_data_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
     long argl, void *argp)
 {
-	free(ptr);
+	struct tls_ctx_data *data = ptr;
+	int i;
+
+	if (data == NULL)
+		return;
+	for (i = 0; i < data->nsni; i++) {
+		free(data->sni[i].name);
+		SSL_CTX_free(data->sni[i].ctx);
+	}
+	free(data->sni);
+	tls_shared_unref(data->shared);
+	free(data);
+}
+
+int
+tls_ctx_data_init(void)
+{
+	if (ctx_data_index >= 0)
+		return 0;
+	ctx_data_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+	    ctx_data_free);
+	return ctx_data_index < 0 ? -1 : 0;
+}
+
+struct tls_ctx_data *
+tls_ctx_data(const SSL_CTX *ctx)
+{
+	if (ctx == NULL || ctx_data_index < 0)
+		return NULL;
+	return SSL_CTX_get_ex_data(ctx, ctx_data_index);
+}
+
+/* Attaches a new data record holding one reference to shared. */
+static int
+ctx_data_attach(SSL_CTX *ctx, struct tls_shared *shared)
+{
+	struct tls_ctx_data *data;
+
+	if (ctx_data_index < 0 || (data = calloc(1, sizeof(*data))) == NULL)
+		return -1;
+	if (!SSL_CTX_set_ex_data(ctx, ctx_data_index, data)) {
+		free(data);
+		return -1;
+	}
+	data->shared = shared;
+	shared->refs++;
+	return 0;
 }
 
 int
 tls_global_init(void)
 {
-	if (failure_index >= 0)
-		return 0;
-	failure_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, failure_free);
-	return failure_index < 0 ? -1 : 0;
-}
-
-static struct tls_failure *
-failure_find(const SSL *ssl)
-{
-	if (failure_index < 0)
-		return NULL;
-	return SSL_get_ex_data(ssl, failure_index);
-}
-
-/* Returns the record of ssl, allocating it on first use, or NULL when
- * there is no memory (the diagnostics are then simply less precise). */
-static struct tls_failure *
-failure_get(SSL *ssl)
-{
-	struct tls_failure *f;
-
-	if ((f = failure_find(ssl)) != NULL || failure_index < 0)
-		return f;
-	if ((f = calloc(1, sizeof(*f))) == NULL)
-		return NULL;
-	if (!SSL_set_ex_data(ssl, failure_index, f)) {
-		free(f);
-		return NULL;
-	}
-	return f;
-}
-
-/*
- * Prints name as RFC 2253 text ("CN=alice,O=Example"). The flags escape
- * control characters and non-ASCII bytes, so a name taken from a peer's
- * certificate is safe to put between quotes in a log line.
- */
-static void
-name_print(const X509_NAME *name, char *out, size_t cap)
-{
-	BIO *bio;
-	char *data;
-	long len;
-
-	out[0] = '\0';
-	if (name == NULL || (bio = BIO_new(BIO_s_mem())) == NULL)
-		return;
-	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
-		len = BIO_get_mem_data(bio, &data);
-		if (len < 0)
-			len = 0;
-		if ((size_t)len >= cap)
-			len = cap - 1;
-		memcpy(out, data, len);
-		out[len] = '\0';
-	}
-	BIO_free(bio);
-}
-
-static void
-time_print(const ASN1_TIME *t, char *out, size_t cap)
-{
-	struct tm tm;
-
-	out[0] = '\0';
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return;
-	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/*
- * Records the first certificate problem of a handshake for
- * tls_describe_failure(). It never overrides OpenSSL's verdict: a chain
- * that failed still fails.
- */
-static int
-verify_callback(int ok, X509_STORE_CTX *store)
-{
-	struct tls_failure *f;
-	X509 *cert;
-	SSL *ssl;
-
-	if (ok)
-		return 1;
-	ssl = X509_STORE_CTX_get_ex_data(store,
-	    SSL_get_ex_data_X509_STORE_CTX_idx());
-	if (ssl == NULL || (f = failure_get(ssl)) == NULL)
-		return 0;
-	if (f->verify_error != X509_V_OK)
-		return 0;
-
-	f->verify_error = X509_STORE_CTX_get_error(store);
-	f->depth = X509_STORE_CTX_get_error_depth(store);
-	if ((cert = X509_STORE_CTX_get_current_cert(store)) != NULL) {
-		name_print(X509_get_subject_name(cert), f->subject,
-		    sizeof(f->subject));
-		name_print(X509_get_issuer_name(cert), f->issuer,
-		    sizeof(f->issuer));
-		time_print(X509_get0_notBefore(cert), f->not_before,
-		    sizeof(f->not_before));
-		time_print(X509_get0_notAfter(cert), f->not_after,
-		    sizeof(f->not_after));
-	}
+	if (tls_diag_init() == -1 || tls_ctx_data_init() == -1)
+		return -1;
 	return 0;
 }
 
-/* True when all of the bytes are printable ASCII, tab, CR or LF. Every TLS
- * record starts with a content type byte between 20 and 24, so a TLS
- * record header never passes. */
-static int
-is_text(const unsigned char *p, size_t len)
+/* ---- errors naming the config line ---- */
+
+/* Writes "file:line: key: message", or "file: [section] key: message"
+ * for a default, then the OpenSSL error queue. */
+void
+tls_key_error(char *err, size_t errlen, const struct key_ref *ref,
+    const char *fmt, ...)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
-			continue;
-		if (p[i] < 0x20 || p[i] > 0x7e)
-			return 0;
-	}
-	return 1;
-}
-
-/*
- * Looks at the first record header a phone sends, to tell plain SIP sent
- * to the TLS port apart from a broken TLS client. OpenSSL 3.0 calls this
- * with the five header bytes before it checks them. The callback then
- * removes itself, so established connections pay nothing for it.
- */
-static void
-first_record_callback(int write_p, int version, int content_type,
-    const void *buf, size_t len, SSL *ssl, void *arg)
-{
-	struct tls_failure *f;
-
-	SSL_set_msg_callback(ssl, NULL);
-	if (write_p || content_type != SSL3_RT_HEADER || len < 5)
-		return;
-	if (!is_text(buf, 5) || (f = failure_get(ssl)) == NULL)
-		return;
-	f->plaintext = 1;
-	memcpy(f->first_bytes, buf, 5);
-	f->first_bytes[5] = '\0';
-}
-
-/* ---- the OpenSSL error queue ---- */
-
-static void
-errlist_add(struct errlist *l, unsigned long code)
-{
-	int i;
-
-	if (code == 0 || l->n == ERRLIST_MAX)
-		return;
-	for (i = 0; i < l->n; i++)
-		if (l->code[i] == code)
-			return;
-	l->code[l->n++] = code;
-}
-
-/* Collects codes popped earlier by the caller, then drains this thread's
- * OpenSSL error queue completely, even past ERRLIST_MAX. */
-static void
-errlist_collect(struct errlist *l, const unsigned long *errs, int nerrs)
-{
-	unsigned long code;
-	int i;
-
-	l->n = 0;
-	for (i = 0; errs != NULL && i < nerrs; i++)
-		errlist_add(l, errs[i]);
-	while ((code = ERR_get_error()) != 0)
-		errlist_add(l, code);
-}
-
-static int
-errlist_has(const struct errlist *l, int lib, int reason)
-{
-	int i;
-
-	for (i = 0; i < l->n; i++) {
-		if (ERR_SYSTEM_ERROR(l->code[i]))
-			continue;
-		if (ERR_GET_LIB(l->code[i]) == lib &&
-		    ERR_GET_REASON(l->code[i]) == reason)
-			return 1;
-	}
-	return 0;
-}
-
-static const char *
-err_reason(unsigned long code, char *buf, size_t cap)
-{
-	const char *reason;
-
-	/* OpenSSL 3.0 has no reason string for errno values. */
-	if (ERR_SYSTEM_ERROR(code))
-		return strerror_r(ERR_GET_REASON(code), buf, cap);
-	if ((reason = ERR_reason_error_string(code)) != NULL)
-		return reason;
-	snprintf(buf, cap, "error %08lX", code);
-	return buf;
-}
-
-/* Writes the reason strings of all codes, joined with "; ". Repeats are
- * left out: one failed fopen() queues "system lib" twice, for example. */
-static void
-errlist_join(const struct errlist *l, char *out, size_t cap)
-{
-	char buf[128], prev[128];
-	const char *reason;
-	size_t start = strlen(out);
-	int i, j;
-
-	for (i = 0; i < l->n; i++) {
-		reason = err_reason(l->code[i], buf, sizeof(buf));
-		for (j = 0; j < i; j++)
-			if (strcmp(err_reason(l->code[j], prev, sizeof(prev)),
-			    reason) == 0)
-				break;
-		if (j < i)
-			continue;
-		appendf(out, cap, "%s%s", strlen(out) > start ? "; " : "",
-		    reason);
-	}
-}
-
-/* Writes the formatted message to err, then ": " and the reasons drained
- * from the OpenSSL error queue, if there are any. */
-static void
-set_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	struct errlist l;
+	char msg[768];
 	va_list ap;
 
-	if (errlen == 0)
-		return;
-	err[0] = '\0';
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-
-	errlist_collect(&l, NULL, 0);
-	if (l.n > 0) {
-		appendf(err, errlen, ": ");
-		errlist_join(&l, err, errlen);
-	}
+	if (ref->line > 0)
+		tls_set_error(err, errlen, "%s:%d: %s: %s", ref->cfg->path,
+		    ref->line, ref->key, msg);
+	else
+		tls_set_error(err, errlen, "%s: [%s] %s: %s", ref->cfg->path,
+		    ref->section, ref->key, msg);
 }
 
-/* ---- building contexts ---- */
-
-/* The protocol, cipher and option policy both contexts share. */
-static int
-ctx_set_policy(SSL_CTX *ctx, int min_version, char *err, size_t errlen)
+struct key_ref
+tls_key(const struct config *cfg, const char *key)
 {
-	if (min_version != TLS1_2_VERSION && min_version != TLS1_3_VERSION) {
-		snprintf(err, errlen, "min_version 0x%04x: only TLS 1.2 "
-		    "(0x%04x) and TLS 1.3 (0x%04x) are supported",
-		    (unsigned)min_version, TLS1_2_VERSION, TLS1_3_VERSION);
-		return -1;
-	}
-	if (!SSL_CTX_set_min_proto_version(ctx, min_version)) {
-		set_error(err, errlen, "cannot set the minimum TLS version");
-		return -1;
-	}
+	struct key_ref ref = { cfg, "tls", key, config_line(cfg, "tls", key) };
 
-	/* SSL_CTX_set_cipher_list() returns 0 when the list selects no
-	 * cipher at all. */
-	if (!SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS)) {
-		set_error(err, errlen, "cipher list \"%s\" selects no cipher",
-		    TLS12_CIPHERS);
+	return ref;
+}
+
+/* ---- protocol policy ---- */
+
+/*
+ * Returns why a TLS 1.2 suite is rejected, or NULL when it has ephemeral
+ * (EC)DH key exchange, RSA or ECDSA authentication and a cipher of at
+ * least 128 bits other than RC4. CBC suites with these properties pass:
+ * some phones offer nothing else, and an operator must list them.
+ */
+static const char *
+cipher_weakness(const SSL_CIPHER *c, char *buf, size_t cap)
+{
+	int kx = SSL_CIPHER_get_kx_nid(c);
+	int auth = SSL_CIPHER_get_auth_nid(c);
+	int cipher = SSL_CIPHER_get_cipher_nid(c);
+	int bits = SSL_CIPHER_get_bits(c, NULL);
+
+	if (cipher == NID_undef)
+		return "no encryption (NULL cipher)";
+	if (cipher == NID_rc4)
+		return "RC4";
+	if (cipher == NID_des_ede3_cbc)
+		return "3DES";
+	if (cipher == NID_des_cbc)
+		return "DES";
+	if (bits < 128) {
+		snprintf(buf, cap, "a %d-bit cipher", bits);
+		return buf;
+	}
+	if (kx == NID_kx_rsa)
+		return "static RSA key exchange (no forward secrecy)";
+	if (kx != NID_kx_ecdhe && kx != NID_kx_dhe) {
+		snprintf(buf, cap, "%s key exchange (expected ECDHE or DHE)",
+		    OBJ_nid2sn(kx));
+		return buf;
+	}
+	if (auth == NID_auth_null)
+		return "no server authentication (anonymous)";
+	if (auth != NID_auth_rsa && auth != NID_auth_ecdsa) {
+		snprintf(buf, cap, "%s authentication (expected RSA or ECDSA)",
+		    OBJ_nid2sn(auth));
+		return buf;
+	}
+	return NULL;
+}
+
+/* Checks every suite the context ended up with and counts those of each
+ * protocol generation. */
+static int
+check_cipher_list(SSL_CTX *ctx, const struct tls_policy *p,
+    const struct key_ref *ciphers, const struct key_ref *suites, char *err,
+    size_t errlen)
+{
+	STACK_OF(SSL_CIPHER) *list = SSL_CTX_get_ciphers(ctx);
+	const char *weak;
+	char buf[128];
+	int i, n12 = 0, n13 = 0;
+
+	for (i = 0; i < sk_SSL_CIPHER_num(list); i++) {
+		const SSL_CIPHER *c = sk_SSL_CIPHER_value(list, i);
+
+		/* TLS 1.3 suites leave the key exchange open. */
+		if (SSL_CIPHER_get_kx_nid(c) == NID_kx_any) {
+			n13++;
+			continue;
+		}
+		n12++;
+		if ((weak = cipher_weakness(c, buf, sizeof(buf))) != NULL) {
+			tls_key_error(err, errlen, ciphers, "\"%s\" enables %s, "
+			    "which has %s", p->ciphers, SSL_CIPHER_get_name(c),
+			    weak);
+			return -1;
+		}
+	}
+	if (n12 == 0 && p->min_version <= TLS1_2_VERSION) {
+		tls_key_error(err, errlen, ciphers, "\"%s\" selects no TLS 1.2 "
+		    "cipher, but min_version allows TLS 1.2", p->ciphers);
 		return -1;
 	}
-	if (!SSL_CTX_set1_groups_list(ctx, TLS_GROUPS)) {
-		set_error(err, errlen, "groups \"%s\" not supported",
-		    TLS_GROUPS);
+	if (n13 == 0 && p->max_version >= TLS1_3_VERSION) {
+		tls_key_error(err, errlen, suites, "\"%s\" selects no TLS 1.3 "
+		    "suite, but max_version allows TLS 1.3", p->ciphersuites);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ctx_set_ciphers(SSL_CTX *ctx, const struct tls_policy *p,
+    const struct key_ref *ciphers, const struct key_ref *suites, char *err,
+    size_t errlen)
+{
+	int level = SSL_CTX_get_security_level(ctx);
+
+	/* Returns 0 when the list selects no cipher at all. */
+	if (!SSL_CTX_set_cipher_list(ctx, p->ciphers)) {
+		tls_key_error(err, errlen, ciphers, "\"%s\" selects no cipher",
+		    p->ciphers);
+		return -1;
+	}
+	if (SSL_CTX_get_security_level(ctx) < level) {
+		tls_key_error(err, errlen, ciphers, "\"%s\" lowers the OpenSSL "
+		    "security level from %d to %d", p->ciphers, level,
+		    SSL_CTX_get_security_level(ctx));
+		return -1;
+	}
+	if (!SSL_CTX_set_ciphersuites(ctx, p->ciphersuites)) {
+		tls_key_error(err, errlen, suites, "\"%s\" is not a list of TLS "
+		    "1.3 suites (such as TLS_AES_256_GCM_SHA384)",
+		    p->ciphersuites);
+		return -1;
+	}
+	return check_cipher_list(ctx, p, ciphers, suites, err, errlen);
+}
+
+/* The protocol, cipher and option policy; refs name the keys in errors. */
+static int
+ctx_set_policy(SSL_CTX *ctx, const struct tls_policy *p,
+    const struct key_ref refs[5], char *err, size_t errlen)
+{
+	if (!SSL_CTX_set_min_proto_version(ctx, p->min_version)) {
+		tls_key_error(err, errlen, &refs[0], "cannot set TLS version "
+		    "0x%04x", (unsigned)p->min_version);
+		return -1;
+	}
+	if (!SSL_CTX_set_max_proto_version(ctx, p->max_version)) {
+		tls_key_error(err, errlen, &refs[1], "cannot set TLS version "
+		    "0x%04x", (unsigned)p->max_version);
+		return -1;
+	}
+	if (ctx_set_ciphers(ctx, p, &refs[2], &refs[3], err, errlen) == -1)
+		return -1;
+	if (!SSL_CTX_set1_groups_list(ctx, p->groups)) {
+		tls_key_error(err, errlen, &refs[4], "\"%s\" names an unknown or "
+		    "unsupported group (expected names such as X25519, P-256, "
+		    "P-384, separated by ':')", p->groups);
 		return -1;
 	}
 
@@ -382,6 +309,28 @@ ctx_set_policy(SSL_CTX *ctx, int min_version, char *err, size_t errlen)
 }
 
 static int
+server_set_policy(SSL_CTX *ctx, const struct config *cfg, char *err,
+    size_t errlen)
+{
+	const struct tls_policy p = {
+		cfg->tls.min_version, cfg->tls.max_version, cfg->tls.ciphers,
+		cfg->tls.ciphersuites, cfg->tls.groups,
+	};
+	const struct key_ref refs[5] = {
+		tls_key(cfg, "min_version"), tls_key(cfg, "max_version"),
+		tls_key(cfg, "ciphers"), tls_key(cfg, "ciphersuites"),
+		tls_key(cfg, "groups"),
+	};
+
+	if (ctx_set_policy(ctx, &p, refs, err, errlen) == -1)
+		return -1;
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	return 0;
+}
+
+/* ---- certificates and keys ---- */
+
+static int
 is_key_mismatch(unsigned long code)
 {
 	if (ERR_SYSTEM_ERROR(code) || ERR_GET_LIB(code) != ERR_LIB_X509)
@@ -390,13 +339,14 @@ is_key_mismatch(unsigned long code)
 	    ERR_GET_REASON(code) == X509_R_KEY_TYPE_MISMATCH;
 }
 
-/* Loads a certificate chain (leaf first) and its private key. */
+/* Loads one certificate chain (leaf first) and its private key. */
 static int
-ctx_load_identity(SSL_CTX *ctx, const char *cert, const char *key,
-    char *err, size_t errlen)
+ctx_load_pair(SSL_CTX *ctx, const char *cert, const char *key,
+    const struct key_ref *cref, const struct key_ref *kref, char *err,
+    size_t errlen)
 {
 	if (!SSL_CTX_use_certificate_chain_file(ctx, cert)) {
-		set_error(err, errlen, "certificate %s: cannot load", cert);
+		tls_key_error(err, errlen, cref, "%s: cannot load", cert);
 		return -1;
 	}
 	/* OpenSSL compares the key with the certificate while loading it,
@@ -404,7 +354,7 @@ ctx_load_identity(SSL_CTX *ctx, const char *cert, const char *key,
 	if (!SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM)) {
 		if (is_key_mismatch(ERR_peek_last_error()))
 			goto mismatch;
-		set_error(err, errlen, "private key %s: cannot load", key);
+		tls_key_error(err, errlen, kref, "%s: cannot load", key);
 		return -1;
 	}
 	if (!SSL_CTX_check_private_key(ctx))
@@ -413,17 +363,65 @@ ctx_load_identity(SSL_CTX *ctx, const char *cert, const char *key,
 
 mismatch:
 	ERR_clear_error();
-	snprintf(err, errlen, "private key %s does not match certificate %s",
-	    key, cert);
+	tls_key_error(err, errlen, kref, "%s does not match certificate %s", key,
+	    cert);
 	return -1;
 }
 
-/* Sets ca_file as the trust store for phone certificates and as the list
- * of CA names sent in the CertificateRequest, so a phone with several
+/* The key type of the certificate loaded last, as an EVP_PKEY_* id. */
+static int
+current_key_type(SSL_CTX *ctx)
+{
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	EVP_PKEY *pkey = x != NULL ? X509_get0_pubkey(x) : NULL;
+
+	return pkey != NULL ? EVP_PKEY_get_base_id(pkey) : NID_undef;
+}
+
+/*
+ * Loads every pair of a set. OpenSSL keeps one certificate per key type
+ * and picks among them per client (by the client's signature algorithms
+ * and, for TLS 1.2, its cipher suites), so two of one type are refused:
+ * the second would silently replace the first.
+ */
+static int
+ctx_load_set(SSL_CTX *ctx, const struct config *cfg,
+    const struct cert_set *set, const char *section, char *err,
+    size_t errlen)
+{
+	struct key_ref cref = { cfg, section, "certificate",
+	    set->certificate_line };
+	struct key_ref kref = { cfg, section, "private_key",
+	    set->private_key_line };
+	int types[CONFIG_MAX_CERTS];
+	int i, j;
+
+	for (i = 0; i < set->ncertificate; i++) {
+		if (ctx_load_pair(ctx, set->certificate[i],
+		    set->private_key[i], &cref, &kref, err, errlen) == -1)
+			return -1;
+		types[i] = current_key_type(ctx);
+		for (j = 0; j < i; j++) {
+			if (types[j] != types[i])
+				continue;
+			tls_key_error(err, errlen, &cref, "%s and %s both have "
+			    "an %s key (list one certificate per key type)",
+			    set->certificate[j], set->certificate[i],
+			    tls_key_type_name(types[i]));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- client verification ---- */
+
+/* Shares the trust store (ca_file and crl_file, loaded once) and sends
+ * the CA names in the CertificateRequest, so a phone with several
  * certificates can pick the one this server accepts. */
 static int
-server_set_verify(SSL_CTX *ctx, const struct config *cfg, char *err,
-    size_t errlen)
+server_set_verify(SSL_CTX *ctx, const struct config *cfg, X509_STORE *store,
+    STACK_OF(X509_NAME) *ca_names, char *err, size_t errlen)
 {
 	STACK_OF(X509_NAME) *names;
 	int mode;
@@ -432,19 +430,9 @@ server_set_verify(SSL_CTX *ctx, const struct config *cfg, char *err,
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		return 0;
 	}
-	if (cfg->tls.ca_file == NULL) {
-		snprintf(err, errlen, "ca_file is required unless "
-		    "verify_client is off");
-		return -1;
-	}
-	if (!SSL_CTX_load_verify_locations(ctx, cfg->tls.ca_file, NULL)) {
-		set_error(err, errlen, "ca_file %s: cannot load",
-		    cfg->tls.ca_file);
-		return -1;
-	}
-	if ((names = SSL_load_client_CA_file(cfg->tls.ca_file)) == NULL) {
-		set_error(err, errlen, "ca_file %s: contains no certificate",
-		    cfg->tls.ca_file);
+	SSL_CTX_set1_cert_store(ctx, store);
+	if ((names = SSL_dup_CA_list(ca_names)) == NULL) {
+		tls_set_error(err, errlen, "out of memory");
 		return -1;
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);
@@ -452,95 +440,304 @@ server_set_verify(SSL_CTX *ctx, const struct config *cfg, char *err,
 	mode = SSL_VERIFY_PEER;
 	if (cfg->tls.verify_client == VERIFY_REQUIRE)
 		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-	SSL_CTX_set_verify(ctx, mode, verify_callback);
+	SSL_CTX_set_verify(ctx, mode, tls_verify_callback);
 
 	/* OpenSSL counts the depth in intermediate certificates, without the
-	 * leaf and the trust anchor (test_tls_verify_depth checks this).
-	 * Zero or less keeps OpenSSL's default of 100. */
-	if (cfg->tls.verify_depth > 0)
-		SSL_CTX_set_verify_depth(ctx, cfg->tls.verify_depth);
+	 * leaf and the trust anchor (test_tls_verify_depth checks this). */
+	SSL_CTX_set_verify_depth(ctx, cfg->tls.verify_depth);
+	return 0;
+}
+
+/* ---- server contexts ---- */
+
+/* Session resumption with tickets only, for TLS 1.2 and 1.3 alike, so
+ * the server keeps no per-session memory. */
+static int
+server_set_sessions(SSL_CTX *ctx, const struct config *cfg,
+    struct tls_shared *shared, char *err, size_t errlen)
+{
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (!SSL_CTX_set_session_id_context(ctx,
+	    (const unsigned char *)SESSION_ID_CONTEXT,
+	    sizeof(SESSION_ID_CONTEXT) - 1)) {
+		tls_set_error(err, errlen, "cannot set the session id context");
+		return -1;
+	}
+	if (!cfg->tls.session_resumption) {
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
+		return 0;
+	}
+	if (tls_tickets_enable(ctx, shared, cfg->tls.ticket_key_rotation) ==
+	    -1) {
+		tls_set_error(err, errlen, "cannot set up session tickets");
+		return -1;
+	}
+	return 0;
+}
+
+/* Builds one server context for a certificate set; all sets of a
+ * configuration share store, CA names and shared. */
+static SSL_CTX *
+server_ctx_build(const struct config *cfg, const struct cert_set *set,
+    const char *section, X509_STORE *store, STACK_OF(X509_NAME) *ca_names,
+    struct tls_shared *shared, char *err, size_t errlen)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		tls_set_error(err, errlen, "SSL_CTX_new failed");
+		return NULL;
+	}
+	if (ctx_data_attach(ctx, shared) == -1) {
+		tls_set_error(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (server_set_policy(ctx, cfg, err, errlen) == -1 ||
+	    ctx_load_set(ctx, cfg, set, section, err, errlen) == -1 ||
+	    server_set_verify(ctx, cfg, store, ca_names, err, errlen) == -1 ||
+	    server_set_sessions(ctx, cfg, shared, err, errlen) == -1)
+		goto fail;
+	if (shared->debug) {
+		SSL_CTX_set_client_hello_cb(ctx, tls_client_hello_callback,
+		    NULL);
+		SSL_CTX_set_info_callback(ctx, tls_info_callback);
+	}
+	return ctx;
+
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* "*.example.org" matches "a.example.org" but neither "example.org" nor
+ * "a.b.example.org"; other names match exactly. Both are lower case. */
+static int
+sni_name_matches(const char *pattern, const char *name)
+{
+	const char *dot;
+
+	if (strncmp(pattern, "*.", 2) != 0)
+		return strcmp(pattern, name) == 0;
+	dot = strchr(name, '.');
+	return dot != NULL && dot != name && strcmp(dot + 1, pattern + 2) == 0;
+}
+
+/* Moves a handshake to the context of the server name the client sent.
+ * Unknown names and clients without SNI keep the default set. */
+static int
+servername_callback(SSL *ssl, int *alert, void *arg)
+{
+	const struct tls_ctx_data *data = arg;
+	const char *sent = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	char name[256];
+	size_t i, len;
+	int j;
+
+	if (sent == NULL || (len = strlen(sent)) >= sizeof(name))
+		return SSL_TLSEXT_ERR_NOACK;
+	for (i = 0; i <= len; i++)
+		name[i] = (char)tolower((unsigned char)sent[i]);
+	/* Exact names win over wildcards, whatever the file order. */
+	for (j = 0; j < data->nsni; j++)
+		if (strcmp(data->sni[j].name, name) == 0)
+			goto found;
+	for (j = 0; j < data->nsni; j++)
+		if (sni_name_matches(data->sni[j].name, name))
+			goto found;
+	return SSL_TLSEXT_ERR_NOACK;
+
+found:
+	if (SSL_set_SSL_CTX(ssl, data->sni[j].ctx) == NULL) {
+		*alert = SSL_AD_INTERNAL_ERROR;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* Builds a context per [sni:NAME] section and attaches them to the
+ * default context. */
+static int
+server_add_sni(SSL_CTX *ctx, const struct config *cfg, X509_STORE *store,
+    STACK_OF(X509_NAME) *ca_names, struct tls_shared *shared, char *err,
+    size_t errlen)
+{
+	struct tls_ctx_data *data = tls_ctx_data(ctx);
+	char section[300];
+	SSL_CTX *sctx;
+	int i;
+
+	if (cfg->tls.nsni == 0)
+		return 0;
+	data->sni = calloc(cfg->tls.nsni, sizeof(*data->sni));
+	if (data->sni == NULL) {
+		tls_set_error(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < cfg->tls.nsni; i++) {
+		const struct cert_set *set = &cfg->tls.sni[i];
+
+		snprintf(section, sizeof(section), "sni:%s", set->server_name);
+		sctx = server_ctx_build(cfg, set, section, store, ca_names,
+		    shared, err, errlen);
+		if (sctx == NULL)
+			return -1;
+		data->sni[i].ctx = sctx;
+		data->nsni = i + 1;
+		if ((data->sni[i].name = strdup(set->server_name)) == NULL) {
+			tls_set_error(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	SSL_CTX_set_tlsext_servername_callback(ctx, servername_callback);
+	SSL_CTX_set_tlsext_servername_arg(ctx, data);
+	return 0;
+}
+
+/* Records the files whose expiry tls_warn_expiry() reports and the CA
+ * names that tell a missing intermediate from an unknown CA. */
+static int
+server_collect(struct tls_shared *shared, const struct config *cfg,
+    char *err, size_t errlen)
+{
+	const struct cert_set *set;
+	int i, j;
+
+	for (i = -1; i < cfg->tls.nsni; i++) {
+		set = i < 0 ? &cfg->tls.certs : &cfg->tls.sni[i];
+		for (j = 0; j < set->ncertificate; j++) {
+			if (tls_collect_expiry(shared, set->certificate[j], 0,
+			    err, errlen) == -1 ||
+			    tls_collect_intermediates(shared,
+			    set->certificate[j]) == -1)
+				return -1;
+		}
+	}
+	if (cfg->tls.verify_client == VERIFY_OFF)
+		return 0;
+	if (tls_collect_expiry(shared, cfg->tls.ca_file, 0, err, errlen) == -1)
+		return -1;
+	if (cfg->tls.crl_file != NULL &&
+	    (tls_collect_expiry(shared, cfg->tls.crl_file, 1, err, errlen) ==
+	    -1 || tls_collect_intermediates(shared, cfg->tls.crl_file) == -1))
+		return -1;
 	return 0;
 }
 
 SSL_CTX *
 tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen)
 {
-	SSL_CTX *ctx;
+	struct tls_shared *shared;
+	X509_STORE *store = NULL;
+	STACK_OF(X509_NAME) *ca_names = NULL;
+	struct key_ref ca = tls_key(cfg, "ca_file");
+	SSL_CTX *ctx = NULL;
 
 	ERR_clear_error();
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		set_error(err, errlen, "SSL_CTX_new failed");
+	if ((shared = tls_shared_new()) == NULL) {
+		tls_set_error(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (ctx_set_policy(ctx, cfg->tls.min_version, err, errlen) == -1)
-		goto fail;
-	if (ctx_load_identity(ctx, cfg->tls.certificate, cfg->tls.private_key,
-	    err, errlen) == -1)
-		goto fail;
-	if (server_set_verify(ctx, cfg, err, errlen) == -1)
-		goto fail;
-
-	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-
-	/* Resumption uses session tickets only, for TLS 1.2 and 1.3 alike,
-	 * so the server keeps no per-session memory. A new context has new
-	 * ticket keys, so after a reload phones do one full handshake. */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	if (!SSL_CTX_set_session_id_context(ctx,
-	    (const unsigned char *)SESSION_ID_CONTEXT,
-	    sizeof(SESSION_ID_CONTEXT) - 1)) {
-		set_error(err, errlen, "cannot set the session id context");
-		goto fail;
+	if (cfg->tls.verify_client != VERIFY_OFF) {
+		if ((store = tls_store_new(cfg, err, errlen)) == NULL)
+			goto fail;
+		ca_names = SSL_load_client_CA_file(cfg->tls.ca_file);
+		if (ca_names == NULL) {
+			tls_key_error(err, errlen, &ca, "%s: contains no "
+			    "certificate", cfg->tls.ca_file);
+			goto fail;
+		}
 	}
+	ctx = server_ctx_build(cfg, &cfg->tls.certs, "tls", store, ca_names,
+	    shared, err, errlen);
+	if (ctx == NULL ||
+	    server_add_sni(ctx, cfg, store, ca_names, shared, err, errlen) ==
+	    -1 || server_collect(shared, cfg, err, errlen) == -1)
+		goto fail;
+	X509_STORE_free(store);
+	sk_X509_NAME_pop_free(ca_names, X509_NAME_free);
+	tls_shared_unref(shared);
 	return ctx;
 
 fail:
 	SSL_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_NAME_pop_free(ca_names, X509_NAME_free);
+	tls_shared_unref(shared);
 	ERR_clear_error();
 	return NULL;
 }
 
+/* ---- the backend context ---- */
+
 SSL_CTX *
 tls_backend_ctx_new(const struct config *cfg, char *err, size_t errlen)
 {
+	static const struct tls_policy policy = {
+		TLS1_2_VERSION, TLS1_3_VERSION, CONFIG_DEFAULT_CIPHERS,
+		CONFIG_DEFAULT_CIPHERSUITES, CONFIG_DEFAULT_GROUPS,
+	};
+	const struct key_ref builtin = { cfg, "backend", "(built-in TLS "
+	    "policy)", 0 };
+	const struct key_ref refs[5] = {
+		builtin, builtin, builtin, builtin, builtin,
+	};
 	const char *ca = cfg->backend.ca_file;
 	const char *cert = cfg->backend.certificate;
 	const char *key = cfg->backend.private_key;
+	struct key_ref caref = { cfg, "backend", "ca_file",
+	    config_line(cfg, "backend", "ca_file") };
+	struct key_ref cref = { cfg, "backend", "certificate",
+	    config_line(cfg, "backend", "certificate") };
+	struct key_ref kref = { cfg, "backend", "private_key",
+	    config_line(cfg, "backend", "private_key") };
+	struct tls_shared *shared;
 	SSL_CTX *ctx;
 
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		set_error(err, errlen, "SSL_CTX_new failed");
+		tls_set_error(err, errlen, "SSL_CTX_new failed");
 		return NULL;
 	}
-	if (ctx_set_policy(ctx, TLS1_2_VERSION, err, errlen) == -1)
+	if ((shared = tls_shared_new()) == NULL ||
+	    ctx_data_attach(ctx, shared) == -1) {
+		tls_set_error(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (ctx_set_policy(ctx, &policy, refs, err, errlen) == -1)
 		goto fail;
 
 	/* config.c requires ca_file for a TLS backend. Without one, the
 	 * system trust store decides, and the host name check set by
 	 * tls_client_ssl_new() still applies. */
 	if (ca != NULL && !SSL_CTX_load_verify_locations(ctx, ca, NULL)) {
-		set_error(err, errlen, "[backend] ca_file %s: cannot load", ca);
+		tls_key_error(err, errlen, &caref, "%s: cannot load", ca);
 		goto fail;
 	}
 	if (ca == NULL && !SSL_CTX_set_default_verify_paths(ctx)) {
-		set_error(err, errlen, "cannot load the system trust store");
+		tls_set_error(err, errlen, "cannot load the system trust store");
 		goto fail;
 	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_callback);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_callback);
 
 	if ((cert == NULL) != (key == NULL)) {
-		snprintf(err, errlen, "[backend] certificate and private_key "
-		    "must be set together");
+		tls_set_error(err, errlen, "[backend] certificate and "
+		    "private_key must be set together");
 		goto fail;
 	}
 	if (cert != NULL &&
-	    ctx_load_identity(ctx, cert, key, err, errlen) == -1)
+	    ctx_load_pair(ctx, cert, key, &cref, &kref, err, errlen) == -1)
 		goto fail;
+	if ((cert != NULL && tls_collect_expiry(shared, cert, 0, err,
+	    errlen) == -1) ||
+	    (ca != NULL && tls_collect_expiry(shared, ca, 0, err, errlen) == -1))
+		goto fail;
+	tls_shared_unref(shared);
 	return ctx;
 
 fail:
 	SSL_CTX_free(ctx);
+	tls_shared_unref(shared);
 	ERR_clear_error();
 	return NULL;
 }
@@ -555,8 +752,22 @@ tls_server_ssl_new(SSL_CTX *ctx)
 	if ((ssl = SSL_new(ctx)) == NULL)
 		return NULL;
 	SSL_set_accept_state(ssl);
-	SSL_set_msg_callback(ssl, first_record_callback);
+	SSL_set_msg_callback(ssl, tls_first_record_callback);
 	return ssl;
+}
+
+void
+tls_ssl_set_serial(SSL *ssl, uint64_t serial)
+{
+	const struct tls_ctx_data *data = tls_ctx_data(SSL_get_SSL_CTX(ssl));
+	struct tls_diag *d;
+
+	/* Only debug lines use it: at info level a connection does not pay
+	 * for the record. */
+	if (data == NULL || !data->shared->debug)
+		return;
+	if ((d = tls_diag_get(ssl)) != NULL)
+		d->serial = serial;
 }
 
 static int
@@ -594,233 +805,4 @@ tls_client_ssl_new(SSL_CTX *ctx, const char *host)
 fail:
 	SSL_free(ssl);
 	return NULL;
-}
-
-/* ---- diagnostics ---- */
-
-static const char *
-version_name(int version, char *buf, size_t cap)
-{
-	switch (version) {
-	case SSL3_VERSION:	return "SSL 3.0";
-	case TLS1_VERSION:	return "TLS 1.0";
-	case TLS1_1_VERSION:	return "TLS 1.1";
-	case TLS1_2_VERSION:	return "TLS 1.2";
-	case TLS1_3_VERSION:	return "TLS 1.3";
-	}
-	snprintf(buf, cap, "version 0x%04x", (unsigned)version);
-	return buf;
-}
-
-/* Adds what the operator can change for the common verification errors. */
-static void
-describe_verify_hint(int server, const struct tls_failure *f, char *out,
-    size_t cap)
-{
-	const char *peer = server ? "The phone" : "The backend";
-	const char *ca_file = server ? "ca_file" : "[backend] ca_file";
-
-	switch (f->verify_error) {
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-		appendf(out, cap, ". %s may need to send its intermediate "
-		    "certificate, or %s must contain it", peer, ca_file);
-		break;
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		appendf(out, cap, ". %s does not contain this root", ca_file);
-		break;
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		appendf(out, cap, ". Check the clocks of both hosts");
-		break;
-	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
-		if (server)
-			appendf(out, cap, ". Raise verify_depth");
-		break;
-	case X509_V_ERR_INVALID_PURPOSE:
-		appendf(out, cap, ". Its extendedKeyUsage must allow %s",
-		    server ? "clientAuth" : "serverAuth");
-		break;
-	}
-}
-
-/* Names the host or address tls_client_ssl_new() asked to check. */
-static void
-describe_expected_host(SSL *ssl, char *out, size_t cap)
-{
-	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
-	unsigned char addr[sizeof(struct in6_addr)];
-	char text[INET6_ADDRSTRLEN];
-	const char *host;
-	char *ip;
-
-	if ((host = X509_VERIFY_PARAM_get0_host(param, 0)) != NULL) {
-		appendf(out, cap, "expected \"%s\"", host);
-		return;
-	}
-	if ((ip = X509_VERIFY_PARAM_get1_ip_asc(param)) == NULL)
-		return;
-	/* OpenSSL writes IPv6 uncompressed ("0:0:0:0:0:0:0:1"). */
-	if (inet_pton(AF_INET6, ip, addr) == 1 &&
-	    inet_ntop(AF_INET6, addr, text, sizeof(text)) != NULL)
-		appendf(out, cap, "expected %s", text);
-	else
-		appendf(out, cap, "expected %s", ip);
-	OPENSSL_free(ip);
-}
-
-static void
-describe_verify(SSL *ssl, const struct tls_failure *f, char *out, size_t cap)
-{
-	int server = SSL_is_server(ssl);
-
-	appendf(out, cap, "%s certificate rejected: %s (",
-	    server ? "client" : "server",
-	    X509_verify_cert_error_string(f->verify_error));
-
-	switch (f->verify_error) {
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-		appendf(out, cap, "subject \"%s\", notAfter %s", f->subject,
-		    f->not_after);
-		break;
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		appendf(out, cap, "subject \"%s\", notBefore %s", f->subject,
-		    f->not_before);
-		break;
-	case X509_V_ERR_HOSTNAME_MISMATCH:
-	case X509_V_ERR_IP_ADDRESS_MISMATCH:
-		appendf(out, cap, "subject \"%s\", ", f->subject);
-		describe_expected_host(ssl, out, cap);
-		break;
-	default:
-		appendf(out, cap, "subject \"%s\", issuer \"%s\", depth %d",
-		    f->subject, f->issuer, f->depth);
-		break;
-	}
-	appendf(out, cap, ")");
-	describe_verify_hint(server, f, out, cap);
-}
-
-static int
-is_version_error(const struct errlist *l)
-{
-	return errlist_has(l, ERR_LIB_SSL, SSL_R_UNSUPPORTED_PROTOCOL) ||
-	    errlist_has(l, ERR_LIB_SSL, SSL_R_VERSION_TOO_LOW) ||
-	    errlist_has(l, ERR_LIB_SSL, SSL_R_NO_PROTOCOLS_AVAILABLE) ||
-	    errlist_has(l, ERR_LIB_SSL, SSL_R_TLSV1_ALERT_PROTOCOL_VERSION);
-}
-
-static void
-describe_version(SSL *ssl, char *out, size_t cap)
-{
-	char b1[32], b2[32];
-	int offered = SSL_client_version(ssl);
-	int min = SSL_get_min_proto_version(ssl);
-
-	appendf(out, cap, "no shared protocol version");
-	if (!SSL_is_server(ssl))
-		appendf(out, cap, " (the backend rejected %s and newer)",
-		    version_name(min, b1, sizeof(b1)));
-	else if (offered > 0)
-		appendf(out, cap, " (client offered only %s or older, the "
-		    "minimum is %s)", version_name(offered, b1, sizeof(b1)),
-		    version_name(min, b2, sizeof(b2)));
-}
-
-/* True for a TLS alert the peer sent: OpenSSL reports those as reason
- * SSL_AD_REASON_OFFSET plus the alert number. */
-static int
-find_peer_alert(const struct errlist *l, unsigned long *code)
-{
-	int i, reason;
-
-	for (i = 0; i < l->n; i++) {
-		if (ERR_SYSTEM_ERROR(l->code[i]) ||
-		    ERR_GET_LIB(l->code[i]) != ERR_LIB_SSL)
-			continue;
-		reason = ERR_GET_REASON(l->code[i]);
-		if (reason > SSL_AD_REASON_OFFSET &&
-		    reason <= SSL_AD_REASON_OFFSET + 255) {
-			*code = l->code[i];
-			return 1;
-		}
-	}
-	return 0;
-}
-
-void
-tls_describe_failure(SSL *ssl, const unsigned long *errs, int nerrs,
-    char *out, size_t cap)
-{
-	const struct tls_failure *f = ssl != NULL ? failure_find(ssl) : NULL;
-	struct errlist l;
-	unsigned long alert;
-	const char *reason;
-	long verify;
-
-	errlist_collect(&l, errs, nerrs);
-	ERR_clear_error();
-	if (cap == 0)
-		return;
-	out[0] = '\0';
-
-	if (f != NULL && f->verify_error != X509_V_OK) {
-		describe_verify(ssl, f, out, cap);
-	} else if ((f != NULL && f->plaintext) ||
-	    errlist_has(&l, ERR_LIB_SSL, SSL_R_HTTP_REQUEST) ||
-	    errlist_has(&l, ERR_LIB_SSL, SSL_R_HTTPS_PROXY_REQUEST)) {
-		appendf(out, cap, "plaintext sent to the TLS port");
-		if (f != NULL && f->plaintext)
-			appendf(out, cap, " (first bytes \"%s\")",
-			    f->first_bytes);
-	} else if (errlist_has(&l, ERR_LIB_SSL,
-	    SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)) {
-		appendf(out, cap, "no client certificate sent");
-	} else if (is_version_error(&l) && ssl != NULL) {
-		describe_version(ssl, out, cap);
-	} else if (errlist_has(&l, ERR_LIB_SSL, SSL_R_NO_SHARED_CIPHER)) {
-		appendf(out, cap, "no shared cipher (TLS 1.2 requires ECDHE "
-		    "with AES-GCM or ChaCha20-Poly1305)");
-	} else if (ssl != NULL && !SSL_is_server(ssl) &&
-	    errlist_has(&l, ERR_LIB_SSL, SSL_R_WRONG_VERSION_NUMBER)) {
-		appendf(out, cap, "wrong version number (the backend may not "
-		    "speak TLS on this port)");
-	} else if (find_peer_alert(&l, &alert)) {
-		reason = ERR_reason_error_string(alert);
-		appendf(out, cap, "%s sent TLS alert \"%s\"",
-		    ssl != NULL && !SSL_is_server(ssl) ? "backend" : "client",
-		    reason != NULL ? reason : "unknown");
-	} else if (ssl != NULL &&
-	    (verify = SSL_get_verify_result(ssl)) != X509_V_OK) {
-		/* Reached only without a failure record: tls_global_init()
-		 * was not called, or calloc() failed. */
-		appendf(out, cap, "certificate rejected: %s",
-		    X509_verify_cert_error_string(verify));
-	} else if (l.n > 0) {
-		errlist_join(&l, out, cap);
-	} else {
-		appendf(out, cap, "no OpenSSL error recorded");
-	}
-}
-
-void
-tls_describe_session(SSL *ssl, char *out, size_t cap)
-{
-	char subject[NAME_MAX_TEXT];
-	X509 *peer;
-
-	if (cap == 0)
-		return;
-	snprintf(out, cap, "%s %s", SSL_get_version(ssl),
-	    SSL_get_cipher_name(ssl));
-	if ((peer = SSL_get0_peer_certificate(ssl)) != NULL) {
-		name_print(X509_get_subject_name(peer), subject,
-		    sizeof(subject));
-		appendf(out, cap, " subject=\"%s\"", subject);
-	} else {
-		appendf(out, cap, " no %s certificate",
-		    SSL_is_server(ssl) ? "client" : "server");
-	}
-	if (SSL_session_reused(ssl))
-		appendf(out, cap, " resumed");
 }

@@ -219,14 +219,33 @@ config_minimal_defaults(void **state)
 	assert_int_equal(cfg->tls.listen[0].ss.ss_family, AF_INET);
 	assert_int_equal(cfg->tls.listen[0].len, sizeof(struct sockaddr_in));
 	snprintf(path, sizeof(path), "%s/server-chain.pem", f->dir);
-	assert_string_equal(cfg->tls.certificate, path);
+	assert_int_equal(cfg->tls.certs.ncertificate, 1);
+	assert_string_equal(cfg->tls.certs.certificate[0], path);
 	snprintf(path, sizeof(path), "%s/server.key", f->dir);
-	assert_string_equal(cfg->tls.private_key, path);
+	assert_int_equal(cfg->tls.certs.nprivate_key, 1);
+	assert_string_equal(cfg->tls.certs.private_key[0], path);
+	assert_null(cfg->tls.certs.server_name);
+	assert_int_equal(cfg->tls.nsni, 0);
 	snprintf(path, sizeof(path), "%s/phones-ca.pem", f->dir);
 	assert_string_equal(cfg->tls.ca_file, path);
+	assert_null(cfg->tls.crl_file);
+	assert_int_equal(cfg->tls.crl_check, CRL_CHECK_LEAF);
 	assert_int_equal(cfg->tls.verify_client, VERIFY_REQUIRE);
 	assert_int_equal(cfg->tls.verify_depth, 4);
 	assert_int_equal(cfg->tls.min_version, TLS1_2_VERSION);
+	assert_int_equal(cfg->tls.max_version, TLS1_3_VERSION);
+	assert_string_equal(cfg->tls.ciphers, CONFIG_DEFAULT_CIPHERS);
+	assert_string_equal(cfg->tls.ciphersuites,
+	    CONFIG_DEFAULT_CIPHERSUITES);
+	assert_string_equal(cfg->tls.groups, CONFIG_DEFAULT_GROUPS);
+	assert_int_equal(cfg->tls.session_resumption, 1);
+	assert_int_equal(cfg->tls.ticket_key_rotation, 3600);
+	assert_int_equal(cfg->tls.identity_check, IDENTITY_OFF);
+	assert_int_equal(cfg->tls.ntrusted_headers, 2);
+	assert_string_equal(cfg->tls.trusted_headers[0],
+	    "P-Asserted-Identity");
+	assert_string_equal(cfg->tls.trusted_headers[1],
+	    "X-Sipsgate-Client-Identity");
 
 	assert_string_equal(cfg->backend.uri, "sip:127.0.0.1:5060");
 	assert_int_equal(cfg->backend.transport, TRANSPORT_UDP);
@@ -274,12 +293,25 @@ config_all_keys_set(void **state)
 	    "; every key, none at its default\n"
 	    "[tls]\n"
 	    "listen = 127.0.0.1:5071, [::1]:5072\n"
-	    "certificate = server-chain.pem\n"
-	    "private_key = server.key\n"
+	    "certificate = server-chain.pem, client.pem\n"
+	    "private_key = server.key,client.key\n"
 	    "ca_file = phones-ca.pem\n"
+	    "crl_file = backend-ca.pem\n"
+	    "crl_check = chain\n"
 	    "verify_client = optional\n"
 	    "verify_depth = 2\n"
 	    "min_version = 1.3\n"
+	    "max_version = 1.3\n"
+	    "ciphers = ECDHE+AESGCM\n"
+	    "ciphersuites = TLS_AES_128_GCM_SHA256\n"
+	    "groups = P-384\n"
+	    "session_resumption = no\n"
+	    "ticket_key_rotation = 600\n"
+	    "identity_check = user\n"
+	    "trusted_headers = X-Asserted\n"
+	    "[sni:Phones.Example.ORG]\n"
+	    "certificate = client.pem\n"
+	    "private_key = client.key\n"
 	    "[backend]\n"
 	    "uri = sips:127.0.0.1:5081\n"
 	    "listen = 127.0.0.2:5090\n"
@@ -309,6 +341,33 @@ config_all_keys_set(void **state)
 	assert_int_equal(cfg->tls.verify_client, VERIFY_OPTIONAL);
 	assert_int_equal(cfg->tls.verify_depth, 2);
 	assert_int_equal(cfg->tls.min_version, TLS1_3_VERSION);
+	assert_int_equal(cfg->tls.certs.ncertificate, 2);
+	assert_int_equal(cfg->tls.certs.nprivate_key, 2);
+	snprintf(path, sizeof(path), "%s/client.pem", f->dir);
+	assert_string_equal(cfg->tls.certs.certificate[1], path);
+	snprintf(path, sizeof(path), "%s/client.key", f->dir);
+	assert_string_equal(cfg->tls.certs.private_key[1], path);
+	snprintf(path, sizeof(path), "%s/backend-ca.pem", f->dir);
+	assert_string_equal(cfg->tls.crl_file, path);
+	assert_int_equal(cfg->tls.crl_check, CRL_CHECK_CHAIN);
+	assert_int_equal(cfg->tls.max_version, TLS1_3_VERSION);
+	assert_string_equal(cfg->tls.ciphers, "ECDHE+AESGCM");
+	assert_string_equal(cfg->tls.ciphersuites, "TLS_AES_128_GCM_SHA256");
+	assert_string_equal(cfg->tls.groups, "P-384");
+	assert_int_equal(cfg->tls.session_resumption, 0);
+	assert_int_equal(cfg->tls.ticket_key_rotation, 600);
+	assert_int_equal(cfg->tls.identity_check, IDENTITY_USER);
+	assert_int_equal(cfg->tls.ntrusted_headers, 1);
+	assert_string_equal(cfg->tls.trusted_headers[0], "X-Asserted");
+	assert_int_equal(cfg->tls.nsni, 1);
+	assert_string_equal(cfg->tls.sni[0].server_name, "phones.example.org");
+	assert_int_equal(cfg->tls.sni[0].ncertificate, 1);
+	snprintf(path, sizeof(path), "%s/client.key", f->dir);
+	assert_string_equal(cfg->tls.sni[0].private_key[0], path);
+	assert_int_equal(cfg->tls.sni[0].certificate_line, 21);
+	assert_int_equal(config_line(cfg, "tls", "groups"), 15);
+	assert_int_equal(config_line(cfg, "proxy", "max_message_size"), 0);
+	assert_int_equal(config_line(cfg, "tls", "no_such_key"), 0);
 
 	assert_int_equal(cfg->backend.transport, TRANSPORT_TLS);
 	assert_int_equal(cfg->backend.sips, 1);
@@ -430,7 +489,7 @@ config_unknown_section(void **state)
 	/* Reported once, at the first key, not once per key. */
 	expect_only_error(*state, MINIMAL "[server]\nport = 1\nhost = x\n",
 	    MINIMAL_LINES + 2, "port: unknown section [server] (expected "
-	    "general, tls, backend, proxy, limits or log)");
+	    "general, tls, backend, proxy, limits, log or sni:NAME)");
 }
 
 static void
@@ -674,12 +733,12 @@ config_relative_paths(void **state)
 		fail_msg("load failed:\n%s", f->errs);
 	assert_non_null(realpath(sub, real));
 	snprintf(path, sizeof(path), "%s/certs/a.pem", real);
-	assert_string_equal(f->cfg->tls.certificate, path);
+	assert_string_equal(f->cfg->tls.certs.certificate[0], path);
 	snprintf(path, sizeof(path), "%s/./certs/a.key", real);
-	assert_string_equal(f->cfg->tls.private_key, path);
+	assert_string_equal(f->cfg->tls.certs.private_key[0], path);
 	snprintf(path, sizeof(path), "%s/../phones-ca.pem", real);
 	assert_string_equal(f->cfg->tls.ca_file, path);
-	assert_true(f->cfg->tls.certificate[0] == '/');
+	assert_true(f->cfg->tls.certs.certificate[0][0] == '/');
 }
 
 /* ---- syntax ---- */
@@ -1327,12 +1386,159 @@ config_sample_file(void **state)
 		assert_null(f->cfg);
 }
 
+/* ---- [tls] keys that depend on each other ---- */
+
+/* MINIMAL with other certificate and private_key lines. */
+#define WITH_CERTS(cert, key)						\
+	"[tls]\n"							\
+	"certificate = " cert "\n"					\
+	"private_key = " key "\n"					\
+	"ca_file = phones-ca.pem\n"					\
+	"[backend]\nuri = sip:127.0.0.1:5060\n"				\
+	"[proxy]\npublic_host = sips.example.com\n"
+
+static void
+config_cert_pairs_counted(void **state)
+{
+	expect_only_error(*state, WITH_CERTS("server-chain.pem, client.pem",
+	    "server.key"), 3, "private_key: lists 1 file but certificate "
+	    "(line 2) lists 2 (expected one key per certificate, in the same "
+	    "order)");
+}
+
+static void
+config_cert_list_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_only_error(f, WITH_CERTS("server-chain.pem,,client.pem",
+	    "server.key"), 2, "certificate: empty file name in "
+	    "\"server-chain.pem,,client.pem\" (expected one or more file "
+	    "names separated by commas)");
+	expect_only_error(f, WITH_CERTS("client.pem, client.pem, client.pem, "
+	    "client.pem, client.pem", "server.key"), 2, "certificate: too "
+	    "many files (maximum 4, one per key type)");
+}
+
+static void
+config_max_version_below_min(void **state)
+{
+	expect_only_error(*state, MINIMAL "[tls]\nmin_version = 1.3\n"
+	    "max_version = 1.2\n", MINIMAL_LINES + 3,
+	    "max_version: TLS 1.2 is below min_version 1.3");
+}
+
+static void
+config_crl_needs_verify(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_only_error(f, MINIMAL "[tls]\nverify_client = off\n"
+	    "crl_file = backend-ca.pem\n", MINIMAL_LINES + 3,
+	    "crl_file: set, but verify_client = off (line 10) requests no "
+	    "client certificate to check");
+	expect_only_error(f, MINIMAL "[tls]\ncrl_check = chain\n",
+	    MINIMAL_LINES + 2, "crl_check: set without crl_file in [tls]");
+}
+
+static void
+config_identity_needs_verify(void **state)
+{
+	expect_only_error(*state, MINIMAL "[tls]\nverify_client = off\n"
+	    "identity_check = domain\n", MINIMAL_LINES + 3,
+	    "identity_check: set, but verify_client = off (line 10) requests "
+	    "no client certificate to take identities from");
+}
+
+static void
+config_trusted_headers_checked(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_only_error(f, MINIMAL "[tls]\ntrusted_headers = P-Asserted-"
+	    "Identity, via\n", MINIMAL_LINES + 2, "trusted_headers: header via "
+	    "cannot be trusted (phones must send it themselves)");
+	expect_only_error(f, MINIMAL "[tls]\ntrusted_headers = X-A, x-a\n",
+	    MINIMAL_LINES + 2, "trusted_headers: header x-a is listed twice");
+	expect_only_error(f, MINIMAL "[tls]\ntrusted_headers = f\n",
+	    MINIMAL_LINES + 2, "trusted_headers: header name \"f\" is a "
+	    "compact form (expected a full name)");
+	expect_only_error(f, MINIMAL "[tls]\ntrusted_headers = X A\n",
+	    MINIMAL_LINES + 2, "trusted_headers: invalid header name \"X A\" "
+	    "(expected letters, digits and -.!%*_+`'~, at most 64)");
+
+	expect_loaded(f, MINIMAL "[tls]\ntrusted_headers =\n");
+	assert_int_equal(f->cfg->tls.ntrusted_headers, 0);
+}
+
+static void
+config_string_keys_not_empty(void **state)
+{
+	expect_only_error(*state, MINIMAL "[tls]\nciphers =\n",
+	    MINIMAL_LINES + 2, "ciphers: empty value");
+}
+
+static void
+config_sni_sections(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_loaded(f, MINIMAL
+	    "[sni:*.Example.net]\n"
+	    "certificate = client.pem\n"
+	    "[sni:b.example.org]\n"
+	    "certificate = server-chain.pem, client.pem\n"
+	    "private_key = server.key, client.key\n"
+	    "[sni:*.example.NET]\n"
+	    "private_key = client.key\n");
+	assert_int_equal(f->cfg->tls.nsni, 2);
+	assert_string_equal(f->cfg->tls.sni[0].server_name, "*.example.net");
+	assert_int_equal(f->cfg->tls.sni[0].certificate_line, 10);
+	assert_int_equal(f->cfg->tls.sni[0].private_key_line, 15);
+	assert_string_equal(f->cfg->tls.sni[1].server_name, "b.example.org");
+	assert_int_equal(f->cfg->tls.sni[1].ncertificate, 2);
+}
+
+static void
+config_sni_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_only_error(f, MINIMAL "[sni:127.0.0.1]\n"
+	    "certificate = client.pem\nprivate_key = client.key\n",
+	    MINIMAL_LINES + 2, "invalid server name \"127.0.0.1\" in "
+	    "[sni:127.0.0.1] (expected a DNS name, or *. and a DNS name)");
+	expect_only_error(f, MINIMAL "[sni:a.example.org]\n"
+	    "certificate = client.pem\n", MINIMAL_LINES + 2,
+	    "private_key: missing in [sni:a.example.org] (certificate needs "
+	    "its private_key)");
+	expect_only_error(f, MINIMAL "[sni:a.example.org]\n"
+	    "certificate = client.pem\nprivate_key = client.key\n"
+	    "ca_file = phones-ca.pem\n", MINIMAL_LINES + 4,
+	    "ca_file: unknown key in [sni:a.example.org] (expected "
+	    "certificate or private_key)");
+	expect_only_error(f, MINIMAL "[sni:a.example.org]\n"
+	    "certificate = client.pem\nprivate_key = client.key\n"
+	    "[sni:A.example.org]\ncertificate = server-chain.pem\n",
+	    MINIMAL_LINES + 5, "certificate: key set twice for server name "
+	    "a.example.org, first at line 10");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(config_minimal_defaults),
+		T(config_cert_pairs_counted),
+		T(config_cert_list_errors),
+		T(config_max_version_below_min),
+		T(config_crl_needs_verify),
+		T(config_identity_needs_verify),
+		T(config_trusted_headers_checked),
+		T(config_string_keys_not_empty),
+		T(config_sni_sections),
+		T(config_sni_errors),
 		T(config_all_keys_set),
 		T(config_log_levels),
 		T(config_ca_file_optional_when_verify_off),

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -17,7 +18,9 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "identity.h"
 #include "tls.h"
+#include "tls_int.h"
 
 #define MAX_HANDSHAKE_STEPS	32
 
@@ -28,7 +31,13 @@ struct test_config {
 	struct config	cfg;
 	char		cert[PATH_MAX];
 	char		key[PATH_MAX];
+	char		cert2[PATH_MAX];	/* second pair, when set */
+	char		key2[PATH_MAX];
 	char		ca[PATH_MAX];
+	char		crl[PATH_MAX];
+	char		sni_cert[PATH_MAX];	/* for the [sni:NAME] set */
+	char		sni_key[PATH_MAX];
+	struct cert_set	sni;
 	char		backend_cert[PATH_MAX];
 	char		backend_key[PATH_MAX];
 	char		backend_ca[PATH_MAX];
@@ -91,12 +100,58 @@ server_config(struct test_config *tc, const char *ca, enum verify_client vc)
 	pki_path(tc->cert, "server-chain.pem");
 	pki_path(tc->key, "server.key");
 	pki_path(tc->ca, ca);
-	tc->cfg.tls.certificate = tc->cert;
-	tc->cfg.tls.private_key = tc->key;
+	tc->cfg.path = "test.ini";
+	tc->cfg.tls.certs.certificate[0] = tc->cert;
+	tc->cfg.tls.certs.private_key[0] = tc->key;
+	tc->cfg.tls.certs.ncertificate = 1;
+	tc->cfg.tls.certs.nprivate_key = 1;
 	tc->cfg.tls.ca_file = ca != NULL ? tc->ca : NULL;
 	tc->cfg.tls.verify_client = vc;
 	tc->cfg.tls.verify_depth = 4;
 	tc->cfg.tls.min_version = TLS1_2_VERSION;
+	tc->cfg.tls.max_version = TLS1_3_VERSION;
+	tc->cfg.tls.ciphers = CONFIG_DEFAULT_CIPHERS;
+	tc->cfg.tls.ciphersuites = CONFIG_DEFAULT_CIPHERSUITES;
+	tc->cfg.tls.groups = CONFIG_DEFAULT_GROUPS;
+	tc->cfg.tls.session_resumption = 1;
+	tc->cfg.tls.ticket_key_rotation = 3600;
+}
+
+/* Adds crl_file with crl_check. */
+static void
+config_add_crl(struct test_config *tc, const char *crl, enum crl_check check)
+{
+	pki_path(tc->crl, crl);
+	tc->cfg.tls.crl_file = tc->crl;
+	tc->cfg.tls.crl_check = check;
+}
+
+/* Adds a second certificate and key pair to the default set. */
+static void
+config_add_pair(struct test_config *tc, const char *cert, const char *key)
+{
+	pki_path(tc->cert2, cert);
+	pki_path(tc->key2, key);
+	tc->cfg.tls.certs.certificate[1] = tc->cert2;
+	tc->cfg.tls.certs.private_key[1] = tc->key2;
+	tc->cfg.tls.certs.ncertificate = 2;
+	tc->cfg.tls.certs.nprivate_key = 2;
+}
+
+/* Adds one [sni:NAME] set with sni-chain.pem. */
+static void
+config_add_sni(struct test_config *tc, char *name)
+{
+	memset(&tc->sni, 0, sizeof(tc->sni));
+	pki_path(tc->sni_cert, "sni-chain.pem");
+	pki_path(tc->sni_key, "sni.key");
+	tc->sni.server_name = name;
+	tc->sni.certificate[0] = tc->sni_cert;
+	tc->sni.private_key[0] = tc->sni_key;
+	tc->sni.ncertificate = 1;
+	tc->sni.nprivate_key = 1;
+	tc->cfg.tls.sni = &tc->sni;
+	tc->cfg.tls.nsni = 1;
 }
 
 static SSL_CTX *
@@ -244,7 +299,7 @@ test_tls_chain_accepted(void **state)
 	tls_describe_session(h.server, line, sizeof(line));
 	assert_contains(line, "TLSv1.3 ");
 	assert_contains(line, "subject=\"CN=alice\"");
-	assert_null(strstr(line, "resumed"));
+	assert_contains(line, " session=new");
 	handshake_free(&h);
 }
 
@@ -259,7 +314,8 @@ test_tls_leaf_missing_intermediate(void **state)
 	assert_contains(h.server_why, "client certificate rejected: ");
 	assert_contains(h.server_why, "unable to get local issuer certificate");
 	assert_contains(h.server_why, "issuer \"CN=Phones Intermediate CA\"");
-	assert_contains(h.server_why, "send its intermediate certificate");
+	assert_contains(h.server_why, "Missing intermediate: the phone must "
+	    "send its intermediate certificate");
 	handshake_free(&h);
 }
 
@@ -284,6 +340,8 @@ test_tls_untrusted_ca(void **state)
 	assert_int_equal(h.server_rc, -1);
 	assert_contains(h.server_why, "unable to get local issuer certificate");
 	assert_contains(h.server_why, "issuer \"CN=Rogue CA\"");
+	assert_contains(h.server_why, "Unknown CA: ca_file has no certificate "
+	    "\"CN=Rogue CA\"");
 	handshake_free(&h);
 }
 
@@ -297,7 +355,8 @@ test_tls_untrusted_root_sent(void **state)
 	assert_int_equal(h.server_rc, -1);
 	assert_contains(h.server_why, "self-signed certificate in certificate chain");
 	assert_contains(h.server_why, "subject \"CN=Rogue CA\"");
-	assert_contains(h.server_why, "ca_file does not contain this root");
+	assert_contains(h.server_why, "Unknown CA: ca_file does not contain "
+	    "this root");
 	handshake_free(&h);
 }
 
@@ -398,7 +457,7 @@ test_tls_verify_depth(void **state)
 	assert_int_equal(h.server_rc, 1);
 	handshake_free(&h);
 
-	/* tls.c ignores a verify_depth of 0, so set it on the SSL. */
+	/* config.c refuses a verify_depth of 0, so set it on the SSL. */
 	depth_handshake(&h, 1, 0);
 	assert_int_equal(h.server_rc, -1);
 	assert_contains(h.server_why, "certificate chain too long");
@@ -450,7 +509,7 @@ test_tls_resumption(void **state)
 		assert_int_equal(SSL_version(h.server), versions[i]);
 		tls_describe_session(h.server, line, sizeof(line));
 		assert_contains(line, "subject=\"CN=alice\"");
-		assert_contains(line, " resumed");
+		assert_contains(line, " session=resumed");
 		handshake_free(&h);
 
 		SSL_SESSION_free(session);
@@ -611,8 +670,8 @@ test_tls_missing_certificate(void **state)
 	server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
 	pki_path(tc.cert, "nonexistent.pem");
 	assert_null(tls_server_ctx_new(&tc.cfg, err, sizeof(err)));
-	snprintf(expect, sizeof(expect), "certificate %s: cannot load: ",
-	    tc.cert);
+	snprintf(expect, sizeof(expect), "test.ini: [tls] certificate: %s: "
+	    "cannot load: ", tc.cert);
 	assert_contains(err, expect);
 	assert_contains(err, "No such file or directory; system lib");
 	assert_null(strstr(err, "system lib; system lib"));
@@ -629,8 +688,8 @@ test_tls_key_mismatch(void **state)
 	server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
 	pki_path(tc.key, "alice.key");
 	assert_null(tls_server_ctx_new(&tc.cfg, err, sizeof(err)));
-	snprintf(expect, sizeof(expect), "private key %s does not match "
-	    "certificate %s", tc.key, tc.cert);
+	snprintf(expect, sizeof(expect), "test.ini: [tls] private_key: %s "
+	    "does not match certificate %s", tc.key, tc.cert);
 	assert_string_equal(err, expect);
 }
 
@@ -643,8 +702,8 @@ test_tls_bad_ca_file(void **state)
 	/* A key file contains no certificate to trust. */
 	server_config(&tc, "alice.key", VERIFY_REQUIRE);
 	assert_null(tls_server_ctx_new(&tc.cfg, err, sizeof(err)));
-	assert_contains(err, "ca_file ");
-	assert_contains(err, "alice.key");
+	assert_contains(err, "test.ini: [tls] ca_file: ");
+	assert_contains(err, "alice.key: cannot load");
 }
 
 /* sipsgate as a TLS client of a backend that presents backend-chain.pem
@@ -747,7 +806,8 @@ test_tls_backend_untrusted(void **state)
 	assert_int_equal(h.client_rc, -1);
 	assert_contains(h.client_why, "server certificate rejected: ");
 	assert_contains(h.client_why, "unable to get local issuer certificate");
-	assert_contains(h.client_why, "[backend] ca_file must contain it");
+	assert_contains(h.client_why, "Unknown CA: [backend] ca_file has no "
+	    "certificate \"CN=Sipsgate Test Root CA\"");
 	handshake_free(&h);
 }
 
@@ -766,6 +826,510 @@ test_tls_client_ssl_no_host(void **state)
 	assert_null(tls_client_ssl_new(cctx, NULL));
 	assert_null(tls_client_ssl_new(cctx, ""));
 	SSL_CTX_free(cctx);
+}
+
+/* ---- revocation ---- */
+
+static void
+crl_handshake(struct handshake *h, const char *crl, enum crl_check check,
+    const char *cert, const char *key)
+{
+	struct test_config tc;
+	SSL_CTX *sctx, *cctx;
+
+	server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
+	config_add_crl(&tc, crl, check);
+	sctx = server_ctx(&tc);
+	cctx = phone_ctx(cert, key);
+	handshake_init(h, tls_server_ssl_new(sctx), SSL_new(cctx));
+	SSL_set_connect_state(h->client);
+	handshake_run(h);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
+static void
+test_tls_crl_revoked(void **state)
+{
+	struct handshake h;
+
+	crl_handshake(&h, "inter.crl", CRL_CHECK_LEAF, "carol-chain.pem",
+	    "carol.key");
+	assert_int_equal(h.server_rc, -1);
+	assert_contains(h.server_why, "client certificate rejected: "
+	    "certificate revoked (subject \"CN=carol\", serial ");
+	assert_contains(h.server_why, "issuer \"CN=Phones Intermediate CA\"");
+	assert_contains(h.server_why, "crl_file lists its serial number as "
+	    "revoked");
+	handshake_free(&h);
+
+	crl_handshake(&h, "inter.crl", CRL_CHECK_LEAF, "alice-chain.pem",
+	    "alice.key");
+	assert_int_equal(h.server_rc, 1);
+	handshake_free(&h);
+}
+
+/* With crl_check = chain the intermediate needs the root's CRL too. */
+static void
+test_tls_crl_chain(void **state)
+{
+	struct handshake h;
+
+	crl_handshake(&h, "inter.crl", CRL_CHECK_CHAIN, "alice-chain.pem",
+	    "alice.key");
+	assert_int_equal(h.server_rc, -1);
+	assert_contains(h.server_why, "unable to get certificate CRL");
+	assert_contains(h.server_why, "crl_file has no CRL from "
+	    "\"CN=Sipsgate Test Root CA\"");
+	handshake_free(&h);
+
+	crl_handshake(&h, "crls.pem", CRL_CHECK_CHAIN, "alice-chain.pem",
+	    "alice.key");
+	assert_int_equal(h.server_rc, 1);
+	handshake_free(&h);
+
+	crl_handshake(&h, "crls.pem", CRL_CHECK_CHAIN, "carol-chain.pem",
+	    "carol.key");
+	assert_int_equal(h.server_rc, -1);
+	assert_contains(h.server_why, "certificate revoked");
+	handshake_free(&h);
+}
+
+static void
+test_tls_crl_file_invalid(void **state)
+{
+	struct test_config tc;
+	char err[512] = "";
+
+	server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
+	config_add_crl(&tc, "alice.pem", CRL_CHECK_LEAF);
+	assert_null(tls_server_ctx_new(&tc.cfg, err, sizeof(err)));
+	assert_contains(err, "test.ini: [tls] crl_file: ");
+	assert_contains(err, "alice.pem: contains no CRL");
+}
+
+/* ---- protocol policy ---- */
+
+/* expect may list alternatives separated by '|': OpenSSL builds differ
+ * in which weak suites they know, and a suite a build lacks makes the
+ * list select nothing, which is an error too. */
+struct policy_case {
+	const char *key;
+	const char *value;
+	const char *expect;	/* part of the error, NULL: accepted */
+};
+
+static void
+assert_contains_any(const char *text, const char *alternatives)
+{
+	char copy[128], *part, *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", alternatives);
+	for (part = strtok_r(copy, "|", &save); part != NULL;
+	    part = strtok_r(NULL, "|", &save))
+		if (strstr(text, part) != NULL)
+			return;
+	print_error("\"%s\" contains none of \"%s\"\n", text, alternatives);
+	fail();
+}
+
+static void
+policy_set(struct test_config *tc, const struct policy_case *pc)
+{
+	if (strcmp(pc->key, "ciphers") == 0)
+		tc->cfg.tls.ciphers = (char *)pc->value;
+	else if (strcmp(pc->key, "ciphersuites") == 0)
+		tc->cfg.tls.ciphersuites = (char *)pc->value;
+	else
+		tc->cfg.tls.groups = (char *)pc->value;
+}
+
+static void
+test_tls_policy_checked(void **state)
+{
+	static const struct policy_case cases[] = {
+		{ "ciphers", "eNULL", "NULL cipher" },
+		{ "ciphers", "ECDHE-RSA-DES-CBC3-SHA", "3DES|selects no cipher" },
+		{ "ciphers", "DES-CBC3-SHA", "3DES|selects no cipher" },
+		{ "ciphers", "AES128-GCM-SHA256", "static RSA key exchange" },
+		{ "ciphers", "ECDHE+AESGCM:AES256-SHA", "static RSA" },
+		{ "ciphers", "AECDH-AES128-SHA", "anonymous|selects no cipher" },
+		{ "ciphers", "PSK-AES128-GCM-SHA256", "key exchange" },
+		{ "ciphers", "RC4-SHA", "RC4|selects no cipher" },
+		{ "ciphers", "ECDHE+AESGCM:@SECLEVEL=0", "security level" },
+		{ "ciphers", "NO-SUCH-CIPHER", "selects no cipher" },
+		{ "ciphersuites", "TLS_NO_SUCH_SUITE", "TLS 1.3 suites" },
+		{ "groups", "P-999", "unknown or unsupported group" },
+		{ "ciphers", "ECDHE-ECDSA-AES128-SHA", NULL },
+		{ "ciphers", "ECDHE-ECDSA-CHACHA20-POLY1305", NULL },
+		{ "ciphersuites", "TLS_CHACHA20_POLY1305_SHA256", NULL },
+		{ "groups", "P-384", NULL },
+	};
+	struct test_config tc;
+	char err[512], expect[64];
+	SSL_CTX *ctx;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
+		policy_set(&tc, &cases[i]);
+		err[0] = '\0';
+		ctx = tls_server_ctx_new(&tc.cfg, err, sizeof(err));
+		if (cases[i].expect == NULL) {
+			if (ctx == NULL)
+				print_error("%s = %s: %s\n", cases[i].key,
+				    cases[i].value, err);
+			assert_non_null(ctx);
+			SSL_CTX_free(ctx);
+			continue;
+		}
+		if (ctx != NULL)
+			print_error("%s = %s accepted\n", cases[i].key,
+			    cases[i].value);
+		assert_null(ctx);
+		snprintf(expect, sizeof(expect), "[tls] %s: ", cases[i].key);
+		assert_contains(err, expect);
+		assert_contains_any(err, cases[i].expect);
+	}
+}
+
+/* A TLS 1.2 list without a TLS 1.2 suite only passes with TLS 1.3 as
+ * the minimum. */
+static void
+test_tls_policy_versions(void **state)
+{
+	struct test_config tc;
+	char err[512] = "";
+	SSL_CTX *ctx;
+
+	server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
+	tc.cfg.tls.max_version = TLS1_2_VERSION;
+	tc.cfg.tls.ciphersuites = "";
+	ctx = tls_server_ctx_new(&tc.cfg, err, sizeof(err));
+	assert_non_null(ctx);
+	SSL_CTX_free(ctx);
+
+	tc.cfg.tls.max_version = TLS1_3_VERSION;
+	assert_null(tls_server_ctx_new(&tc.cfg, err, sizeof(err)));
+	assert_contains(err, "ciphersuites: \"\" selects no TLS 1.3 suite");
+}
+
+/* ---- session tickets ---- */
+
+static time_t fake_now;
+
+static time_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+/* Connects alice over version, offering session when not NULL. Returns
+ * the new session, and whether the server resumed. */
+static SSL_SESSION *
+alice_connect(SSL_CTX *sctx, int version, SSL_SESSION *session,
+    int *reused)
+{
+	struct handshake h;
+	SSL_SESSION *out;
+	SSL_CTX *cctx;
+	char byte;
+
+	cctx = phone_ctx("alice-chain.pem", "alice.key");
+	assert_int_equal(SSL_CTX_set_max_proto_version(cctx, version), 1);
+	handshake_init(&h, tls_server_ssl_new(sctx), SSL_new(cctx));
+	SSL_set_connect_state(h.client);
+	if (session != NULL)
+		assert_int_equal(SSL_set_session(h.client, session), 1);
+	handshake_run(&h);
+	assert_int_equal(h.server_rc, 1);
+	/* TLS 1.3 tickets arrive after the handshake. */
+	assert_true(SSL_read(h.client, &byte, 1) <= 0);
+	*reused = SSL_session_reused(h.server);
+	out = SSL_get1_session(h.client);
+	SSL_shutdown(h.client);
+	handshake_free(&h);
+	SSL_CTX_free(cctx);
+	ERR_clear_error();
+	return out;
+}
+
+/* A ticket key encrypts for one rotation period and decrypts for one
+ * more; after that its tickets start full handshakes. */
+static void
+test_tls_ticket_rotation(void **state)
+{
+	static const int versions[] = { TLS1_2_VERSION, TLS1_3_VERSION };
+	struct test_config tc;
+	SSL_SESSION *first, *next;
+	SSL_CTX *sctx;
+	int reused;
+	size_t i;
+
+	for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
+		sctx = server_ctx(&tc);
+		tls_tickets_set_clock(sctx, fake_clock);
+		fake_now = 1000000;
+		first = alice_connect(sctx, versions[i], NULL, &reused);
+		assert_int_equal(reused, 0);
+
+		fake_now += 3599;
+		next = alice_connect(sctx, versions[i], first, &reused);
+		assert_int_equal(reused, 1);
+		SSL_SESSION_free(next);
+
+		/* Rotated: the first key is now the previous one. */
+		fake_now += 2;
+		next = alice_connect(sctx, versions[i], first, &reused);
+		assert_int_equal(reused, 1);
+		SSL_SESSION_free(next);
+
+		fake_now += 3600;
+		next = alice_connect(sctx, versions[i], first, &reused);
+		assert_int_equal(reused, 0);
+		SSL_SESSION_free(next);
+
+		SSL_SESSION_free(first);
+		SSL_CTX_free(sctx);
+	}
+}
+
+static void
+test_tls_resumption_off(void **state)
+{
+	struct test_config tc;
+	SSL_SESSION *first, *next;
+	SSL_CTX *sctx;
+	int reused;
+
+	server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
+	tc.cfg.tls.session_resumption = 0;
+	sctx = server_ctx(&tc);
+	first = alice_connect(sctx, TLS1_2_VERSION, NULL, &reused);
+	next = alice_connect(sctx, TLS1_2_VERSION, first, &reused);
+	assert_int_equal(reused, 0);
+	SSL_SESSION_free(next);
+	SSL_SESSION_free(first);
+	first = alice_connect(sctx, TLS1_3_VERSION, NULL, &reused);
+	if (first != NULL) {
+		next = alice_connect(sctx, TLS1_3_VERSION, first, &reused);
+		assert_int_equal(reused, 0);
+		SSL_SESSION_free(next);
+		SSL_SESSION_free(first);
+	}
+	SSL_CTX_free(sctx);
+}
+
+/* ---- identities ---- */
+
+static void
+test_tls_peer_identities(void **state)
+{
+	struct handshake h;
+	char *ids;
+
+	phone_handshake(&h, "phones-ca.pem", VERIFY_REQUIRE,
+	    "alice-chain.pem", "alice.key");
+	assert_int_equal(h.server_rc, 1);
+	ids = tls_peer_identities(h.server);
+	assert_non_null(ids);
+	assert_string_equal(identity_first(ids, ID_URI),
+	    "sip:alice@example.com");
+	assert_null(identity_first(ids, ID_DNS));
+	assert_null(identity_first(ids, ID_CN));
+	assert_string_equal(identity_first(ids, ID_SUBJECT), "CN=alice");
+	free(ids);
+	handshake_free(&h);
+
+	phone_handshake(&h, "phones-ca.pem", VERIFY_OPTIONAL, NULL, NULL);
+	assert_int_equal(h.server_rc, 1);
+	assert_null(tls_peer_identities(h.server));
+	handshake_free(&h);
+}
+
+/* ---- certificate sets and SNI ---- */
+
+/* Returns the key type of the certificate the server presented. */
+static int
+peer_key_type(const struct handshake *h)
+{
+	X509 *peer = SSL_get0_peer_certificate(h->client);
+
+	assert_non_null(peer);
+	return EVP_PKEY_get_base_id(X509_get0_pubkey(peer));
+}
+
+static void
+pair_handshake(struct handshake *h, const char *client_ciphers)
+{
+	struct test_config tc;
+	SSL_CTX *sctx, *cctx;
+
+	server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
+	config_add_pair(&tc, "server-rsa-chain.pem", "server-rsa.key");
+	sctx = server_ctx(&tc);
+	cctx = phone_ctx("alice-chain.pem", "alice.key");
+	if (client_ciphers != NULL) {
+		assert_int_equal(SSL_CTX_set_max_proto_version(cctx,
+		    TLS1_2_VERSION), 1);
+		assert_int_equal(SSL_CTX_set_cipher_list(cctx,
+		    client_ciphers), 1);
+	}
+	handshake_init(h, tls_server_ssl_new(sctx), SSL_new(cctx));
+	SSL_set_connect_state(h->client);
+	handshake_run(h);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
+static void
+test_tls_rsa_and_ecdsa(void **state)
+{
+	struct handshake h;
+
+	pair_handshake(&h, NULL);
+	assert_int_equal(h.server_rc, 1);
+	assert_int_equal(peer_key_type(&h), EVP_PKEY_EC);
+	handshake_free(&h);
+
+	pair_handshake(&h, "ECDHE-RSA-AES128-GCM-SHA256");
+	assert_int_equal(h.server_rc, 1);
+	assert_int_equal(peer_key_type(&h), EVP_PKEY_RSA);
+	handshake_free(&h);
+}
+
+static void
+test_tls_same_key_type(void **state)
+{
+	struct test_config tc;
+	char err[512] = "";
+
+	server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
+	config_add_pair(&tc, "server-next-chain.pem", "server-next.key");
+	assert_null(tls_server_ctx_new(&tc.cfg, err, sizeof(err)));
+	assert_contains(err, "[tls] certificate: ");
+	assert_contains(err, "both have an EC key");
+}
+
+/* Returns the subject of the certificate the server presented for
+ * server name sni (NULL: none sent). */
+static void
+sni_handshake(char *pattern, const char *sni, char *subject, size_t cap)
+{
+	struct test_config tc;
+	struct handshake h;
+	SSL_CTX *sctx, *cctx;
+	X509 *peer;
+
+	server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
+	config_add_sni(&tc, pattern);
+	sctx = server_ctx(&tc);
+	cctx = phone_ctx("alice-chain.pem", "alice.key");
+	handshake_init(&h, tls_server_ssl_new(sctx), SSL_new(cctx));
+	SSL_set_connect_state(h.client);
+	if (sni != NULL)
+		assert_int_equal(SSL_set_tlsext_host_name(h.client, sni), 1);
+	handshake_run(&h);
+	assert_int_equal(h.server_rc, 1);
+	peer = SSL_get0_peer_certificate(h.client);
+	assert_non_null(peer);
+	X509_NAME_oneline(X509_get_subject_name(peer), subject, (int)cap);
+	handshake_free(&h);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
+static void
+test_tls_sni(void **state)
+{
+	char subject[256];
+
+	sni_handshake("phones.example.org", "phones.example.org", subject,
+	    sizeof(subject));
+	assert_string_equal(subject, "/CN=phones.example.org");
+	sni_handshake("phones.example.org", "PHONES.example.ORG", subject,
+	    sizeof(subject));
+	assert_string_equal(subject, "/CN=phones.example.org");
+	sni_handshake("phones.example.org", "other.example.org", subject,
+	    sizeof(subject));
+	assert_string_equal(subject, "/CN=sips.example.com");
+	sni_handshake("phones.example.org", NULL, subject, sizeof(subject));
+	assert_string_equal(subject, "/CN=sips.example.com");
+	sni_handshake("*.example.org", "a.example.org", subject,
+	    sizeof(subject));
+	assert_string_equal(subject, "/CN=phones.example.org");
+	sni_handshake("*.example.org", "a.b.example.org", subject,
+	    sizeof(subject));
+	assert_string_equal(subject, "/CN=sips.example.com");
+}
+
+/* ---- expiry and --check-cert ---- */
+
+static void
+test_tls_expiry_warning(void **state)
+{
+	struct test_config tc;
+	SSL_CTX *ctx;
+	time_t now = time(NULL);
+
+	server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
+	pki_path(tc.cert, "server-short-chain.pem");
+	pki_path(tc.key, "server-short.key");
+	ctx = server_ctx(&tc);
+	/* Only the leaf is valid for less than 30 days. */
+	assert_int_equal(tls_warn_expiry(ctx, now), 1);
+	assert_int_equal(tls_warn_expiry(ctx, now - 30 * 86400), 0);
+	SSL_CTX_free(ctx);
+
+	server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
+	ctx = server_ctx(&tc);
+	assert_int_equal(tls_warn_expiry(ctx, now), 0);
+	SSL_CTX_free(ctx);
+}
+
+struct check_case {
+	const char *file;
+	int crl;		/* with crl_file = inter.crl */
+	int rc;
+	const char *expect;
+};
+
+static void
+test_tls_check_cert(void **state)
+{
+	static const struct check_case cases[] = {
+		{ "alice-chain.pem", 1, 0, "accepted: subject \"CN=alice\"" },
+		{ "alice-chain.pem", 1, 0, "identities: sip:alice@example.com" },
+		{ "alice.pem", 0, 1, "Missing intermediate" },
+		{ "carol-chain.pem", 1, 1, "certificate revoked" },
+		{ "carol-chain.pem", 0, 0, "accepted" },
+		{ "expired-chain.pem", 0, 1, "certificate has expired" },
+		{ "mallory.pem", 0, 1, "Unknown CA" },
+		{ "alice.key", 0, 2, "contains no PEM certificate" },
+	};
+	struct test_config tc;
+	char path[PATH_MAX];
+	char *text;
+	size_t len, i;
+	FILE *out;
+	int rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		server_config(&tc, "phones-ca.pem", VERIFY_REQUIRE);
+		if (cases[i].crl)
+			config_add_crl(&tc, "inter.crl", CRL_CHECK_LEAF);
+		pki_path(path, cases[i].file);
+		out = open_memstream(&text, &len);
+		assert_non_null(out);
+		rc = tls_check_cert(&tc.cfg, path, out);
+		fclose(out);
+		if (rc != cases[i].rc || strstr(text, cases[i].expect) == NULL)
+			print_error("%s: rc %d:\n%s", cases[i].file, rc, text);
+		assert_int_equal(rc, cases[i].rc);
+		assert_contains(text, cases[i].expect);
+		free(text);
+	}
 }
 
 int
@@ -799,6 +1363,19 @@ main(void)
 		cmocka_unit_test(test_tls_backend_name_mismatch),
 		cmocka_unit_test(test_tls_backend_untrusted),
 		cmocka_unit_test(test_tls_client_ssl_no_host),
+		cmocka_unit_test(test_tls_crl_revoked),
+		cmocka_unit_test(test_tls_crl_chain),
+		cmocka_unit_test(test_tls_crl_file_invalid),
+		cmocka_unit_test(test_tls_policy_checked),
+		cmocka_unit_test(test_tls_policy_versions),
+		cmocka_unit_test(test_tls_ticket_rotation),
+		cmocka_unit_test(test_tls_resumption_off),
+		cmocka_unit_test(test_tls_peer_identities),
+		cmocka_unit_test(test_tls_rsa_and_ecdsa),
+		cmocka_unit_test(test_tls_same_key_type),
+		cmocka_unit_test(test_tls_sni),
+		cmocka_unit_test(test_tls_expiry_warning),
+		cmocka_unit_test(test_tls_check_cert),
 	};
 
 	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
