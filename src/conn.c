@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 
 #include "conn.h"
+#include "identity.h"
 #include "log.h"
 #include "proxy.h"
 #include "server.h"
@@ -234,6 +235,7 @@ conn_set_state(struct conn *c, enum conn_state st)
 static void
 conn_free(struct conn *c)
 {
+	free(c->identities);
 	if (c->deadline != NULL)
 		event_free(c->deadline);
 	if (c->bev != NULL) {
@@ -675,10 +677,19 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		conn_set_state(c, CONN_OPEN);
 		deadline_stop(c);
 		if (ssl != NULL) {
+			char ids[256], who[272] = "";
+
+			/* Taken once here, because proxy.c checks every
+			 * request against them. */
+			if (c->kind == CONN_PHONE) {
+				c->identities = tls_peer_identities(ssl);
+				identity_format(c->identities, ids, sizeof(ids));
+				snprintf(who, sizeof(who), " identity=%s", ids);
+			}
 			tls_describe_session(ssl, desc, sizeof(desc));
-			log_info("conn %llu %s: TLS established (%s) %s",
+			log_info("conn %llu %s: TLS established (%s) %s%s",
 			    (unsigned long long)c->serial, c->peer_text,
-			    conn_kind_name(c->kind), desc);
+			    conn_kind_name(c->kind), desc, who);
 		} else {
 			log_info("conn %llu %s: connected (%s)",
 			    (unsigned long long)c->serial, c->peer_text,
@@ -736,6 +747,8 @@ conn_attach(struct conn *c, struct bufferevent *bev)
 	struct server *srv = c->srv;
 
 	c->bev = bev;
+	if (bufferevent_openssl_get_ssl(bev) != NULL)
+		tls_ssl_set_serial(bufferevent_openssl_get_ssl(bev), c->serial);
 	bufferevent_setcb(bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	/* A deadline, not a read timeout: a client that sends one byte of
 	 * its handshake now and then must not hold the slot forever. */

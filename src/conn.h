@@ -78,6 +78,9 @@ struct conn {
 	/* Handshake deadline, then the deadline for a message that has
 	 * started to arrive (slow senders). Allocated on first use. */
 	struct event *deadline;
+	/* Identities of the phone's verified certificate (identity.h),
+	 * NULL without one. Freed with the connection. */
+	char *identities;
 	unsigned ip_counted:1;		/* holds a per-address slot */
 	unsigned paused:1;		/* reading stopped by back-pressure */
 	unsigned congested:1;		/* output passed the high-water mark */

@@ -21,6 +21,7 @@
 #include "backend.h"
 #include "conn.h"
 #include "flow.h"
+#include "identity.h"
 #include "log.h"
 #include "proxy.h"
 #include "server.h"
@@ -360,7 +361,7 @@ phone_request(struct server *srv, struct conn *c, const struct sipmsg *m)
 	const struct config *cfg = srv->cfg;
 	struct sip_edits ed;
 	char branch[BRANCH_LEN + 1], tok[FLOW_TOKEN_LEN + 1];
-	char bhp[64], php[300];
+	char bhp[64], php[300], why[512];
 	const char *vt = backend_via_transport(srv);
 	const char *ut = backend_uri_transport(srv);
 	size_t at = m->start_line_end;
@@ -369,6 +370,13 @@ phone_request(struct server *srv, struct conn *c, const struct sipmsg *m)
 	srv->stats.req_from_phone++;
 	if (m->max_forwards == 0) {
 		reply(srv, c, NULL, 0, m, 483, "Too Many Hops");
+		return;
+	}
+	if (identity_check_request(m, c->identities, cfg->tls.identity_check,
+	    why, sizeof(why)) == -1) {
+		log_info("conn %llu %s: request rejected: %s",
+		    (unsigned long long)c->serial, c->peer_text, why);
+		reply(srv, c, NULL, 0, m, 403, "Identity Not In Certificate");
 		return;
 	}
 	if (cfg->backend.transport != TRANSPORT_TLS &&
@@ -399,6 +407,9 @@ phone_request(struct server *srv, struct conn *c, const struct sipmsg *m)
 	    "Record-Route: <sips:%s@%s;lr>\r\n", tok, bhp, ut, tok, php) == -1)
 		goto fail;
 	if (own > 0 && remove_first_values(m, &ed, HDR_ROUTE, own) == -1)
+		goto fail;
+	if (identity_edit_headers(m, &ed, cfg->tls.trusted_headers,
+	    cfg->tls.ntrusted_headers, c->identities) == -1)
 		goto fail;
 	if (sipmsg_edit_via_received(m, &ed, c->peer_ip, c->peer_port) == -1 ||
 	    sipmsg_edit_max_forwards(m, &ed) == -1)
@@ -442,7 +453,9 @@ phone_response(struct server *srv, struct conn *c, const struct sipmsg *m)
 		return;
 	}
 	sip_edits_init(&ed);
-	if (remove_first_values(m, &ed, HDR_VIA, 1) == -1)
+	if (remove_first_values(m, &ed, HDR_VIA, 1) == -1 ||
+	    identity_edit_headers(m, &ed, srv->cfg->tls.trusted_headers,
+	    srv->cfg->tls.ntrusted_headers, c->identities) == -1)
 		return;
 
 	if (to->kind == CONN_BACKEND_UDP) {
