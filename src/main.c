@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "log.h"
 #include "privdrop.h"
+#include "reload.h"
 #include "sdnotify.h"
 #include "server.h"
 #include "sipmsg.h"
@@ -63,8 +64,13 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: sipsgate [-t] -c FILE\n"
+	    "       sipsgate --check-cert CERT -c FILE\n"
 	    "  -c FILE  configuration file (ini)\n"
 	    "  -t       check the configuration, certificates and keys, then exit\n"
+	    "  --check-cert CERT\n"
+	    "           verify a phone certificate (PEM, leaf first, then its\n"
+	    "           intermediates) as a handshake would, print the verdict\n"
+	    "           and identities, then exit: 0 accepted, 1 rejected, 2 error\n"
 	    "  -V       print the version and exit\n"
 	    "  -h       print this help\n");
 }
@@ -103,21 +109,7 @@ log_counters(const struct server *srv)
 static int
 load_tls(struct server *srv)
 {
-	char err[512];
-
-	srv->tls_server = tls_server_ctx_new(srv->cfg, err, sizeof(err));
-	if (srv->tls_server == NULL) {
-		log_error("%s: [tls]: %s", srv->cfg->path, err);
-		return -1;
-	}
-	if (srv->cfg->backend.transport == TRANSPORT_TLS) {
-		srv->tls_backend = tls_backend_ctx_new(srv->cfg, err, sizeof(err));
-		if (srv->tls_backend == NULL) {
-			log_error("%s: [backend]: %s", srv->cfg->path, err);
-			return -1;
-		}
-	}
-	return 0;
+	return server_tls_load(srv->cfg, &srv->tls_server, &srv->tls_backend);
 }
 
 static uint64_t
@@ -257,10 +249,10 @@ hup_cb(evutil_socket_t sig, short what, void *arg)
 
 	if (sdnotify_reloading(&d->notify) == -1)
 		log_warning("sd_notify RELOADING=1: %s", strerror(errno));
-	/* TODO: re-read the config and certificates on SIGHUP. After a
-	 * privilege drop the files must then be readable by [general]
-	 * user, or the reload has to keep the old ones. */
-	log_notice("received SIGHUP: reload is not supported yet, ignored");
+	/* After a privilege drop the files must be readable by [general]
+	 * user. When they are not, the reload fails and the old ones stay. */
+	log_notice("received SIGHUP");
+	server_reload(&d->srv);
 	notify(d, "READY=1");
 }
 
@@ -323,6 +315,7 @@ server_free(struct server *srv)
 	for (int i = 0; i < 3; i++)
 		if (srv->sig_ev[i] != NULL)
 			event_free(srv->sig_ev[i]);
+	server_expiry_timer_stop(srv);
 	conn_table_free(&srv->conns);
 	/* Every phone connection has released its per-address slot by now. */
 	free(srv->ip_buckets);
@@ -385,19 +378,32 @@ switch_log_sink(const struct config *cfg)
 	log_set_sink(1, cfg->log_facility);
 }
 
+/* Long options without a short form get values above any character. */
+enum { OPT_CHECK_CERT = 256 };
+
+static const struct option long_options[] = {
+	{ "check-cert", required_argument, NULL, OPT_CHECK_CERT },
+	{ NULL, 0, NULL, 0 },
+};
+
 int
 main(int argc, char **argv)
 {
 	struct daemon d;
 	struct server *srv = &d.srv;
 	const char *path = NULL;
+	const char *check_cert = NULL;
 	int check_only = 0, ch, rc = 1;
 	char err[512], status[256];
 
-	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:thV", long_options,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
+			break;
+		case OPT_CHECK_CERT:
+			check_cert = optarg;
 			break;
 		case 't':
 			check_only = 1;
@@ -431,8 +437,13 @@ main(int argc, char **argv)
 	 */
 	srv->cfg = config_load(path, stderr);
 	if (srv->cfg == NULL)
-		return 1;
+		return check_cert != NULL ? 2 : 1;
 	log_set_level(srv->cfg->log_level);
+	if (check_cert != NULL) {
+		rc = tls_global_init() == -1 ? 2 :
+		    tls_check_cert(srv->cfg, check_cert, stdout);
+		goto out;
+	}
 	if (privdrop_prepare(srv->cfg, &d.priv, err, sizeof(err)) == -1) {
 		log_error("%s", err);
 		goto out;
@@ -464,6 +475,10 @@ main(int argc, char **argv)
 	}
 	if (start_watchdog(&d) == -1) {
 		log_error("cannot start the systemd watchdog timer");
+		goto out;
+	}
+	if (server_expiry_timer_start(srv) == -1) {
+		log_error("cannot start the daily certificate expiry check");
 		goto out;
 	}
 	switch_log_sink(srv->cfg);

@@ -56,6 +56,7 @@ struct server {
 	struct conn *dead;		/* reaper list, freed by reap_ev */
 	struct event *reap_ev;
 	struct event *sig_ev[3];
+	struct event *expiry_ev;	/* daily certificate expiry check */
 	int stopping;
 
 	struct ip_slot **ip_buckets;	/* per-address phone connection counts */
