@@ -22,6 +22,13 @@
 #include "tls.h"
 
 static void deadline_stop(struct conn *c);
+static void deadline_start(struct conn *c, int seconds);
+static void schedule_free(struct conn *c);
+
+/* Seconds a closing connection may take to write what is queued (an error
+ * response, say) before it is dropped, so a peer that stops reading
+ * cannot keep it. */
+#define FLUSH_TIMEOUT 5
 
 static const char *const reason_names[CLOSE__COUNT] = {
 	[CLOSE_NONE] = "none",
@@ -258,13 +265,22 @@ conn_free(struct conn *c)
 static void
 reap_cb(evutil_socket_t fd, short what, void *arg)
 {
-	conn_reap(arg);
+	struct server *srv = arg;
+	struct conn *c;
+
+	while ((c = srv->dead) != NULL) {
+		srv->dead = c->next_dead;
+		conn_free(c);
+	}
 }
 
 void
 conn_reap(struct server *srv)
 {
 	struct conn *c;
+
+	while ((c = srv->closing) != NULL)
+		schedule_free(c);
 
 	while ((c = srv->dead) != NULL) {
 		srv->dead = c->next_dead;
@@ -287,9 +303,25 @@ log_close(struct conn *c)
 }
 
 static void
+unlink_closing(struct conn *c)
+{
+	struct conn **pp = &c->srv->closing;
+
+	while (*pp != NULL && *pp != c)
+		pp = &(*pp)->next_dead;
+	if (*pp == c)
+		*pp = c->next_dead;
+	c->next_dead = NULL;
+}
+
+static void
 schedule_free(struct conn *c)
 {
 	struct server *srv = c->srv;
+
+	if (c->state == CONN_CLOSING)
+		unlink_closing(c);
+	deadline_stop(c);
 
 	conn_set_state(c, CONN_CLOSED);
 	if (c->bev != NULL)
@@ -330,9 +362,14 @@ conn_close(struct conn *c, enum close_reason reason, int flush)
 	}
 	if (flush && c->bev != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
-		/* conn_writecb frees it once the output has drained. */
+		/* conn_writecb frees it once the output has drained, or
+		 * deadline_cb after FLUSH_TIMEOUT. The closing list lets
+		 * shutdown free it meanwhile. */
 		conn_set_state(c, CONN_CLOSING);
 		bufferevent_disable(c->bev, EV_READ);
+		c->next_dead = c->srv->closing;
+		c->srv->closing = c;
+		deadline_start(c, FLUSH_TIMEOUT);
 		return;
 	}
 	schedule_free(c);
@@ -425,6 +462,11 @@ conn_resume(struct conn *c)
 		return;
 	c->paused = 0;
 	bufferevent_enable(c->bev, EV_READ);
+	/* Messages read before the pause are still buffered, and no new byte
+	 * may come to trigger a read: run the read callback from the loop. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+		    BEV_TRIG_DEFER_CALLBACKS);
 	log_debug("conn %llu %s: reading resumed", (unsigned long long)c->serial,
 	    c->peer_text);
 }
@@ -515,6 +557,15 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if (c->state == CONN_CLOSING) {
+		log_info("conn %llu %s: peer did not read its last %zu bytes "
+		    "within %d s, dropped", (unsigned long long)c->serial,
+		    c->peer_text,
+		    evbuffer_get_length(bufferevent_get_output(c->bev)),
+		    FLUSH_TIMEOUT);
+		schedule_free(c);
+		return;
+	}
 	conn_close(c, c->state == CONN_HANDSHAKE ? CLOSE_HANDSHAKE_TIMEOUT :
 	    CLOSE_HEADER_TIMEOUT, 0);
 }
@@ -547,7 +598,7 @@ handle_input(struct conn *c)
 	struct server *srv = c->srv;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
-	while (c->state == CONN_OPEN) {
+	while (c->state == CONN_OPEN && !c->paused) {
 		size_t len = evbuffer_get_length(in);
 		const char *buf;
 		struct frame fr;
@@ -595,6 +646,12 @@ handle_input(struct conn *c)
 			return;
 		evbuffer_drain(in, fr.len);
 		deadline_stop(c);
+		/* Our own answers (errors, pongs) pile up when the peer stops
+		 * reading them: stop reading its requests until they drain. */
+		if (conn_congested(c)) {
+			c->on_drain = conn_resume;
+			conn_pause(c);
+		}
 	}
 }
 
@@ -697,8 +754,10 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		}
 		/* Backend connections carry every phone's traffic and are
 		 * never closed for being idle. */
+		/* The write timeout runs only while output is queued: it
+		 * closes a phone that has stopped reading. */
 		if (c->kind == CONN_PHONE)
-			bufferevent_set_timeouts(bev, &idle, NULL);
+			bufferevent_set_timeouts(bev, &idle, &idle);
 		else
 			bufferevent_set_timeouts(bev, NULL, NULL);
 		if (c->on_open != NULL)
@@ -710,6 +769,16 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	}
 
 	if (what & BEV_EVENT_TIMEOUT) {
+		if (c->state == CONN_CLOSING) {
+			schedule_free(c);
+			return;
+		}
+		if (what & BEV_EVENT_WRITING)
+			log_info("conn %llu %s: peer stopped reading: %zu bytes "
+			    "unsent for %d s", (unsigned long long)c->serial,
+			    c->peer_text,
+			    evbuffer_get_length(bufferevent_get_output(bev)),
+			    srv->cfg->limits.idle_timeout);
 		conn_close(c, c->state == CONN_HANDSHAKE ?
 		    CLOSE_HANDSHAKE_TIMEOUT : CLOSE_IDLE_TIMEOUT, 0);
 		return;

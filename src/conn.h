@@ -127,7 +127,9 @@ void conn_resume(struct conn *c);
 int conn_ip_acquire(struct server *srv, const struct sockaddr *addr);
 void conn_ip_release(struct server *srv, const struct sockaddr *addr);
 
-/* Frees every connection still in the reaper list. */
+/* Frees every connection in the reaper list. Connections still flushing
+ * their output are dropped and freed too, so call it only at shutdown or
+ * when nothing is closing. */
 void conn_reap(struct server *srv);
 
 /* Connection table: O(1) lookup by id. */

@@ -54,6 +54,7 @@ struct server {
 	struct backend *backend;
 
 	struct conn *dead;		/* reaper list, freed by reap_ev */
+	struct conn *closing;		/* flushing their output, then dead */
 	struct event *reap_ev;
 	struct event *sig_ev[3];
 	struct event *expiry_ev;	/* daily certificate expiry check */
