@@ -168,6 +168,23 @@ class Sipsgate:
                     return None
                 self._cond.wait(remaining)
 
+    def wait_count(self, pattern, count, timeout=5.0, since=0):
+        """Wait until count stderr lines from index since match the
+        regular expression pattern. Returns True, or False on timeout or
+        when stderr has ended first."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = sum(1 for line in self.lines[since:]
+                            if regex.search(line))
+                if found >= count:
+                    return True
+                remaining = deadline - time.monotonic()
+                if self._eof or remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+
     def stderr_text(self):
         with self._cond:
             return "\n".join(self.lines)
