@@ -1738,9 +1738,12 @@ check_tls_client_keys(struct load_ctx *ctx)
 	const struct key_state *identity = key_state(ctx, "tls",
 	    "identity_check");
 
-	if (crl_check->line > 0 && !crl->failed && cfg->tls.crl_file == NULL)
-		report(ctx, crl_check->line, "crl_check", "set without "
-		    "crl_file in [tls]");
+	/* The default, leaf, may stay in a file without crl_file, as in
+	 * the sample config. */
+	if (crl_check->line > 0 && !crl->failed && cfg->tls.crl_file == NULL &&
+	    cfg->tls.crl_check == CRL_CHECK_CHAIN)
+		report(ctx, crl_check->line, "crl_check", "set to chain "
+		    "without crl_file in [tls]");
 	if (verify->failed || cfg->tls.verify_client != VERIFY_OFF)
 		return;
 	if (cfg->tls.crl_file != NULL)

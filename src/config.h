@@ -27,11 +27,11 @@
 
 enum transport { TRANSPORT_UDP, TRANSPORT_TCP, TRANSPORT_TLS };
 enum verify_client { VERIFY_REQUIRE, VERIFY_OPTIONAL, VERIFY_OFF };
-/* Which CAs need a CRL in crl_file: the issuer of the phone certificate
- * only, or every CA in its chain. */
+/* The CAs that need a CRL in crl_file: the issuer of the phone
+ * certificate only, or every CA in its chain. */
 enum crl_check { CRL_CHECK_LEAF, CRL_CHECK_CHAIN };
-/* How requests from a phone must match its certificate identities:
- * not at all, by host part, or by user and host. */
+/* The match required between a phone's requests and its certificate
+ * identities: none, the host part, or user and host. */
 enum identity_check { IDENTITY_OFF, IDENTITY_DOMAIN, IDENTITY_USER };
 /* What to do with a sips: Request-URI or Contact when the backend leg is
  * plain UDP or TCP (RFC 5630 removed the "last hop" exception). */

@@ -361,7 +361,7 @@ phone_request(struct server *srv, struct conn *c, const struct sipmsg *m)
 	const struct config *cfg = srv->cfg;
 	struct sip_edits ed;
 	char branch[BRANCH_LEN + 1], tok[FLOW_TOKEN_LEN + 1];
-	char bhp[64], php[300], why[512];
+	char bhp[64], php[300], mismatch[512];
 	const char *vt = backend_via_transport(srv);
 	const char *ut = backend_uri_transport(srv);
 	size_t at = m->start_line_end;
@@ -373,9 +373,9 @@ phone_request(struct server *srv, struct conn *c, const struct sipmsg *m)
 		return;
 	}
 	if (identity_check_request(m, c->identities, cfg->tls.identity_check,
-	    why, sizeof(why)) == -1) {
+	    mismatch, sizeof(mismatch)) == -1) {
 		log_info("conn %llu %s: request rejected: %s",
-		    (unsigned long long)c->serial, c->peer_text, why);
+		    (unsigned long long)c->serial, c->peer_text, mismatch);
 		reply(srv, c, NULL, 0, m, 403, "Identity Not In Certificate");
 		return;
 	}

@@ -1438,7 +1438,9 @@ config_crl_needs_verify(void **state)
 	    "crl_file: set, but verify_client = off (line 10) requests no "
 	    "client certificate to check");
 	expect_only_error(f, MINIMAL "[tls]\ncrl_check = chain\n",
-	    MINIMAL_LINES + 2, "crl_check: set without crl_file in [tls]");
+	    MINIMAL_LINES + 2, "crl_check: set to chain without crl_file in "
+	    "[tls]");
+	expect_loaded(f, MINIMAL "[tls]\ncrl_check = leaf\n");
 }
 
 static void
