@@ -91,6 +91,7 @@ class CpuSnapshot:
         self.wall = time.monotonic()
         self.ticks = 0
         self.task_ns = {}
+        self.processes = 0
         for pid in group_pids(pgid):
             try:
                 with open("/proc/%d/stat" % pid) as f:
@@ -98,6 +99,7 @@ class CpuSnapshot:
                 # utime and stime, fields 14 and 15 of stat, cover every
                 # thread of the process, ended ones included.
                 self.ticks += int(fields[11]) + int(fields[12])
+                self.processes += 1
                 for tid in os.listdir("/proc/%d/task" % pid):
                     with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
                         self.task_ns[(pid, tid)] = int(f.read().split()[0])
@@ -109,16 +111,17 @@ def cpu_seconds(before, after):
     """Return (CPU seconds between two snapshots, method).
 
     The schedstat sum is exact to the nanosecond but loses tasks that
-    ended in between; the stat sum keeps them but counts whole clock
-    ticks. The stat figure is used when schedstat is short by more than
-    the two ticks that rounding can explain.
+    ended in between. The stat sum keeps them but counts whole clock
+    ticks, rounded per process in each snapshot. The stat figure is used
+    when schedstat is short by more than that rounding can explain.
     """
     tick_s = (after.ticks - before.ticks) / CLOCK_TICKS
+    rounding_s = (before.processes + after.processes) / CLOCK_TICKS
     ended = set(before.task_ns) - set(after.task_ns)
     ns = sum(after.task_ns[t] - before.task_ns.get(t, 0)
              for t in after.task_ns)
     exact = ns / 1e9
-    if ended or exact < tick_s - 2.0 / CLOCK_TICKS:
+    if ended or exact < tick_s - rounding_s:
         return tick_s, "stat"
     return exact, "schedstat"
 
@@ -577,7 +580,7 @@ def run_handshakes(args, edge, result, count):
     if int(results["handshakes"]) != count:
         raise BenchError("%s: %s of %d handshakes completed"
                          % (edge.name, results["handshakes"], count))
-    result.tls = "%s %s %s, %.0f tickets per handshake" % (
+    result.tls = "%s %s %s, session tickets per handshake: %.0f" % (
         results["tls_version"], results["cipher"], results["group"],
         int(results["tickets"]) / count)
     return net_cpu(result, before, after) / count * 1e6
