@@ -1,4 +1,7 @@
 /* Certificate identities of a phone and the checks on its requests. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* memrchr */
+#endif
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,8 +173,10 @@ split_sip_uri(const char *uri, struct id_uri *out)
 	else
 		return -1;
 
-	end = p + strcspn(p, ";?");
-	at = memchr(p, '@', (size_t)(end - p));
+	/* A user part may contain ';' but the host cannot contain '@', so
+	 * the last '@' before any headers ends the user part. */
+	end = p + strcspn(p, "?");
+	at = memrchr(p, '@', (size_t)(end - p));
 	out->user = p;
 	out->user_len = 0;
 	if (at != NULL) {
@@ -179,6 +184,7 @@ split_sip_uri(const char *uri, struct id_uri *out)
 		out->user_len = (size_t)((colon ? colon : at) - p);
 		p = at + 1;
 	}
+	end = p + strcspn(p, ";?");
 	if (*p == '[') {
 		out->host = p + 1;
 		if ((end = memchr(p, ']', (size_t)(end - p))) == NULL)

@@ -159,6 +159,12 @@ identity_match_escapes(void **state)
 	assert_true(match(list, IDENTITY_USER, "a%3Bb", "example.com"));
 	assert_false(match(list, IDENTITY_USER, "a;b", "example.com"));
 	free(list);
+
+	/* ';' may appear unescaped in a user part. */
+	list = list_of(ID_URI, "sip:a;b@example.com;transport=tls");
+	assert_true(match(list, IDENTITY_USER, "a;b", "example.com"));
+	assert_false(match(list, IDENTITY_USER, "a", "example.com"));
+	free(list);
 }
 
 static void
