@@ -17,7 +17,7 @@
 #define CONFIG_MAX_TRUSTED_HEADERS 8
 
 /* Defaults of [tls] ciphers, ciphersuites and groups. TLS 1.2 gets
- * ephemeral ECDH (forward secrecy) with AEAD ciphers only; "!aNULL" drops
+ * ephemeral ECDH (forward secrecy) with AEAD ciphers only. "!aNULL" drops
  * the anonymous ECDH suites that "ECDHE" also selects. The TLS 1.3 suites
  * are OpenSSL's own default list. */
 #define CONFIG_DEFAULT_CIPHERS		"ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
@@ -45,8 +45,8 @@ struct listen_addr {
 	uint16_t port;
 };
 
-/* Server certificates presented on one listener or for one server name.
- * certificate[i] goes with private_key[i]. */
+/* Server certificates presented by default ([tls]) or for one server
+ * name ([sni:NAME]). certificate[i] goes with private_key[i]. */
 struct cert_set {
 	char *server_name;	/* NULL for the [tls] set; else lower case, may
 				 * start with "*." to match one more label */
