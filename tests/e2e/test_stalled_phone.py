@@ -82,5 +82,8 @@ def test_stalled_phone_paused_then_closed(sipsgate_factory, udp_backend,
     assert gate.alive()
     # The replies queued for the phone are bounded by output_high_water
     # plus what one read can produce; allow generous slack for the heap.
-    assert rss_kib(gate.proc.pid) - rss_before < 32 * 1024
+    # AddressSanitizer keeps freed memory in quarantine, so its RSS says
+    # nothing about what the daemon holds.
+    if "asan" not in str(gate.binary):
+        assert rss_kib(gate.proc.pid) - rss_before < 32 * 1024
     phone.close()
