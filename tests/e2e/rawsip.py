@@ -27,6 +27,10 @@ OUR_RECORD_ROUTE = (rb"Record-Route: <sip:[A-Za-z0-9_-]+@127\.0\.0\.1:%d;"
                     rb"transport=udp;lr>\r\n"
                     rb"Record-Route: <sips:[A-Za-z0-9_-]+@sips\.example\.com:%d;"
                     rb"lr>\r\n")
+# [tls] trusted_headers, by default: the phone certificate's first sip:
+# URI, then every identity of it as uri="...", dns="...", subject="...".
+OUR_IDENTITY = (rb"P-Asserted-Identity: <%s>\r\n"
+                rb"X-Sipsgate-Client-Identity: [^\r\n]*uri=\"%s\"[^\r\n]*\r\n")
 DEFAULT_MAX_FORWARDS = b"Max-Forwards: 70\r\n"
 
 DIALOG_CREATING = (b"INVITE", b"SUBSCRIBE", b"REFER", b"NOTIFY")
@@ -162,17 +166,20 @@ def has_to_tag(data):
     return re.search(rb";\s*tag\s*=", value, re.I) is not None
 
 
-def expected_insertions(original, backend_port, public_port):
+def expected_insertions(original, backend_port, public_port, identity):
     """Return the patterns of the lines sipsgate inserts after the start
     line when it forwards original: its Via, Path for REGISTER, two
-    Record-Route entries for a dialog-creating request, and Max-Forwards
-    when the request has none."""
+    Record-Route entries for a dialog-creating request, the identity
+    headers of the phone's certificate (sip: URI identity), and
+    Max-Forwards when the request has none."""
     method = request_method(original)
     patterns = [OUR_VIA % backend_port]
     if method == b"REGISTER":
         patterns.append(OUR_PATH % backend_port)
     if method in DIALOG_CREATING and not has_to_tag(original):
         patterns.append(OUR_RECORD_ROUTE % (backend_port, public_port))
+    uri = re.escape(identity.encode())
+    patterns.append(OUR_IDENTITY % (uri, uri))
     if find_header(original, (b"max-forwards",)) is None:
         patterns.append(re.escape(DEFAULT_MAX_FORWARDS))
     return patterns
@@ -203,19 +210,23 @@ def proxied_top_via(value, source_ip, source_port):
 
 
 def undo_proxy_edits(forwarded, original, backend_port, public_port,
-                     source_port, source_ip="127.0.0.1"):
+                     source_port, source_ip="127.0.0.1",
+                     identity="sip:alice@example.com"):
     """Take sipsgate's edits out of a forwarded request and return the
     result, which must equal original byte for byte.
 
     The edits are those of a request from a phone toward the backend:
     the inserted lines of expected_insertions, received and rport on the
-    top Via, and Max-Forwards decremented. Raises AssertionError naming
-    the first edit that is not where or what it should be."""
+    top Via, and Max-Forwards decremented. original must not hold any of
+    the trusted headers, which sipsgate would remove. Raises
+    AssertionError naming the first edit that is not where or what it
+    should be."""
     line_end = original.index(b"\r\n") + 2
     assert forwarded[:line_end] == original[:line_end], (
         "start line changed: %r" % forwarded[:line_end])
     rest = forwarded[line_end:]
-    for pattern in expected_insertions(original, backend_port, public_port):
+    for pattern in expected_insertions(original, backend_port, public_port,
+                                       identity):
         match = re.match(pattern, rest)
         assert match, "expected %r after the start line, got %r" % (
             pattern, rest[:120])

@@ -374,6 +374,50 @@ def test_limits_backend_not_reading(workdir, sipsgate_factory):
         assert grown < RSS_GROWTH_KIB, "VmRSS grew by %d KiB" % grown
 
 
+def test_limits_phone_not_reading_responses(workdir, sipsgate_factory,
+                                            udp_backend, phone_factory):
+    """A phone that sends requests sipsgate rejects itself (Max-Forwards 0,
+    483 each) and never reads the responses: once they pass
+    output_high_water, sipsgate stops reading from it, its memory stays
+    bounded, and another phone is served as before."""
+    gate = sipsgate_factory(udp_uri(udp_backend),
+                            extra=limits(output_high_water=65536))
+    phone = tls_connect(workdir, gate.port, buffer_size=4096)
+    phone.settimeout(2.0)
+    phone_port = phone.getsockname()[1]
+    baseline = vm_rss_kib(gate.proc.pid)
+
+    sent = 0
+    try:
+        started = time.monotonic()
+        while sent < PUSH_BYTES and time.monotonic() - started < PUSH_SECONDS:
+            request = rejected_register(7000)
+            try:
+                phone.sendall(request)
+            except socket.timeout:
+                break
+            sent += len(request)
+        not_reading = wait_unread_input(gate.port, phone_port)
+        grown = vm_rss_kib(gate.proc.pid) - baseline
+        register_through(phone_factory(gate, "bob"), udp_backend)
+    finally:
+        phone.close()
+
+    assert sent > 4 * 65536
+    assert not_reading
+    if not is_sanitizer_build(gate.binary):
+        assert grown < RSS_GROWTH_KIB, "VmRSS grew by %d KiB" % grown
+
+
+def rejected_register(pad):
+    """A REGISTER with Max-Forwards 0, which sipsgate rejects with 483. Its
+    From line is about pad bytes long, so that the response, which copies
+    From, is as large as the request."""
+    request = bulky_register(0).replace(b"Max-Forwards: 70",
+                                        b"Max-Forwards: 0")
+    return request.replace(b"From: <", b"From: \"%s\" <" % (b"f" * pad))
+
+
 def bulky_register(pad):
     call_id = random_token(10)
     return build_message("REGISTER sip:example.com SIP/2.0", [
