@@ -398,16 +398,21 @@ tls_info_callback(const SSL *ssl, int where, int ret)
 	    SSL_get_state(ssl) == TLS_ST_SW_SRVR_HELLO) {
 		cipher = SSL_get_pending_cipher(ssl);
 		cert = SSL_get_certificate(ssl);
-		subject[0] = '\0';
-		if (cert != NULL)
-			tls_name_print(X509_get_subject_name(cert), subject,
-			    sizeof(subject));
+		if (SSL_session_reused(ssl) || cert == NULL) {
+			log_debug("conn %llu: TLS ServerHello: %s %s, session "
+			    "resumed, no certificate sent", diag_serial(ssl),
+			    SSL_get_version(ssl), cipher != NULL ?
+			    SSL_CIPHER_get_name(cipher) : "?");
+			return;
+		}
+		tls_name_print(X509_get_subject_name(cert), subject,
+		    sizeof(subject));
 		log_debug("conn %llu: TLS ServerHello: %s %s, server "
 		    "certificate \"%s\" (%s key)", diag_serial(ssl),
 		    SSL_get_version(ssl),
 		    cipher != NULL ? SSL_CIPHER_get_name(cipher) : "?",
-		    subject, cert != NULL ? tls_key_type_name(
-		    EVP_PKEY_get_base_id(X509_get0_pubkey(cert))) : "no");
+		    subject, tls_key_type_name(EVP_PKEY_get_base_id(
+		    X509_get0_pubkey(cert))));
 		return;
 	}
 	if (where & SSL_CB_HANDSHAKE_DONE) {
