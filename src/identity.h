@@ -72,6 +72,9 @@ int identity_match(const char *list, enum identity_check policy,
  * and the To URI of a REGISTER, must match the list under policy. A NULL
  * list (no verified certificate) matches nothing. Returns 0, or -1 with
  * a one-line reason in why naming both sides.
+ * NOTE: in-dialog requests are checked too, and a callee's From is the
+ * To its caller chose, so IDENTITY_USER needs calls addressed to the
+ * callee's own address-of-record.
  */
 int identity_check_request(const struct sipmsg *m, const char *list,
     enum identity_check policy, char *why, size_t cap);

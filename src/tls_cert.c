@@ -372,8 +372,26 @@ check_collect(struct tls_shared *shared, const struct config *cfg)
 	return 0;
 }
 
+/* Returns the OpenSSL security level a server context built from cfg
+ * has: the system default, or what @SECLEVEL in ciphers sets. */
+static int
+security_level(const struct config *cfg)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	int level = 1;
+
+	if (ctx != NULL) {
+		SSL_CTX_set_cipher_list(ctx, cfg->tls.ciphers);
+		level = SSL_CTX_get_security_level(ctx);
+		SSL_CTX_free(ctx);
+	}
+	ERR_clear_error();
+	return level;
+}
+
 /* Runs the verification the handshake runs: same store, purpose
- * (sslclient) and depth. Returns 1 when the chain is accepted. */
+ * (sslclient), depth and minimum key strength (OpenSSL's security
+ * level). Returns 1 when the chain is accepted. */
 static int
 check_verify(const struct config *cfg, X509_STORE *store,
     STACK_OF(X509_INFO) *infos, struct check *c)
@@ -400,6 +418,8 @@ check_verify(const struct config *cfg, X509_STORE *store,
 		goto done;
 	X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(sctx),
 	    cfg->tls.verify_depth);
+	X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(sctx),
+	    security_level(cfg));
 	X509_STORE_CTX_set_app_data(sctx, c);
 	X509_STORE_CTX_set_verify_cb(sctx, check_verify_callback);
 	rc = X509_verify_cert(sctx) == 1;
