@@ -308,8 +308,9 @@ random_tag(char out[17])
 /* Sends a locally generated response to a request from stream connection
  * c, or over UDP to from when c is the backend UDP socket. */
 static void
-reply(struct server *srv, struct conn *c, const struct sockaddr *from,
-    socklen_t fromlen, const struct sipmsg *m, int status, const char *reason)
+reply_extra(struct server *srv, struct conn *c, const struct sockaddr *from,
+    socklen_t fromlen, const struct sipmsg *m, int status, const char *reason,
+    const char *extra_headers)
 {
 	char out[REPLY_MAX], tag[17];
 	size_t n;
@@ -319,7 +320,8 @@ reply(struct server *srv, struct conn *c, const struct sockaddr *from,
 		return;
 	}
 	random_tag(tag);
-	n = sipmsg_build_response(m, status, reason, tag, NULL, out, sizeof(out));
+	n = sipmsg_build_response(m, status, reason, tag, extra_headers, out,
+	    sizeof(out));
 	if (n == 0) {
 		srv->stats.dropped_parse++;
 		log_info("conn %llu %s: cannot answer %d %s: request lacks the "
@@ -334,6 +336,13 @@ reply(struct server *srv, struct conn *c, const struct sockaddr *from,
 		conn_send(c, out, n);
 	else
 		backend_send_response(srv, c, NULL, from, fromlen, out, n, NULL);
+}
+
+static void
+reply(struct server *srv, struct conn *c, const struct sockaddr *from,
+    socklen_t fromlen, const struct sipmsg *m, int status, const char *reason)
+{
+	reply_extra(srv, c, from, fromlen, m, status, reason, NULL);
 }
 
 static int
@@ -351,6 +360,42 @@ has_sips_target(const struct sipmsg *m)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * Answers 420 when the request carries Proxy-Require option tags: this
+ * proxy supports no extension that a proxy must understand (RFC 3261
+ * section 16.3 step 5). ACK and CANCEL are exempt because they cannot be
+ * answered that way. Returns 1 when answered.
+ */
+static int
+reject_proxy_require(struct server *srv, struct conn *c,
+    const struct sockaddr *from, socklen_t fromlen, const struct sipmsg *m)
+{
+	char unsupported[1024];
+	size_t used = 0;
+	struct sip_span v;
+	int line;
+
+	if (m->first[HDR_PROXY_REQUIRE] < 0 || sipmsg_method_is(m, "ACK") ||
+	    sipmsg_method_is(m, "CANCEL"))
+		return 0;
+	for (int i = 0; sipmsg_value(m, HDR_PROXY_REQUIRE, i, &v, &line) == 0;
+	    i++) {
+		int n = snprintf(unsupported + used, sizeof(unsupported) - used,
+		    "%s%.*s", used == 0 ? "Unsupported: " : ", ", (int)v.len,
+		    span_ptr(m, v));
+
+		if (n < 0 || (size_t)n >= sizeof(unsupported) - used - 2)
+			break;
+		used += (size_t)n;
+	}
+	if (used == 0)
+		return 0;
+	memcpy(unsupported + used, "\r\n", 3);
+	reply_extra(srv, c, from, fromlen, m, 420, "Bad Extension",
+	    unsupported);
+	return 1;
 }
 
 /* ---- phone -> backend ---- */
@@ -372,6 +417,8 @@ phone_request(struct server *srv, struct conn *c, const struct sipmsg *m)
 		reply(srv, c, NULL, 0, m, 483, "Too Many Hops");
 		return;
 	}
+	if (reject_proxy_require(srv, c, NULL, 0, m))
+		return;
 	if (identity_check_request(m, c->identities, cfg->tls.identity_check,
 	    mismatch, sizeof(mismatch)) == -1) {
 		log_info("conn %llu %s: request rejected: %s",
@@ -570,6 +617,8 @@ backend_request(struct server *srv, struct conn *c, const struct sockaddr *from,
 		reply(srv, c, from, fromlen, m, 483, "Too Many Hops");
 		return;
 	}
+	if (reject_proxy_require(srv, c, from, fromlen, m))
+		return;
 	own = own_leading_routes(srv, m, &id, &token_ok);
 	if (own == 0) {
 		reply(srv, c, from, fromlen, m, 404, "No Flow Token In Route");
@@ -717,6 +766,44 @@ proxy_from_backend(struct server *srv, struct conn *c,
 	sipmsg_free(&m);
 }
 
+/*
+ * The header section never ended within the limits, so there is no whole
+ * message to answer. The lines that did arrive usually include Via, From,
+ * To, Call-ID and CSeq, which is all a response needs: index the complete
+ * lines, closed by an empty line of our own, and answer from them.
+ * Returns 1 when a response was sent.
+ */
+static int
+reply_from_partial(struct server *srv, struct conn *c, const char *buf,
+    size_t len, const struct frame *fr)
+{
+	struct sipmsg m;
+	struct sip_error err;
+	const char *end;
+	size_t keep;
+
+	if (len > srv->cfg->limits.max_message_size)
+		len = srv->cfg->limits.max_message_size;
+	end = memmem(buf, len, "\r\n\r\n", 4);
+	if (end != NULL)
+		return 0;	/* a complete section: not this case */
+	for (keep = len; keep >= 2; keep--)
+		if (buf[keep - 2] == '\r' && buf[keep - 1] == '\n')
+			break;
+	if (keep < 2 || keep + 2 > UDP_BUF_SIZE)
+		return 0;
+	/* The UDP buffer is free here: this runs on a stream connection,
+	 * outside any datagram's processing. */
+	memcpy(srv->udp_buf, buf, keep);
+	memcpy(srv->udp_buf + keep, "\r\n", 2);
+	if (sipmsg_index(&m, srv->udp_buf, keep + 2, keep + 2, &err) == -1 ||
+	    !m.is_request || m.first[HDR_VIA] < 0)
+		return 0;
+	reply(srv, c, (struct sockaddr *)&c->peer, c->peerlen, &m,
+	    fr->error_status, fr->error_reason);
+	return 1;
+}
+
 void
 proxy_framing_error(struct server *srv, struct conn *c, const char *buf,
     size_t len, const struct frame *fr)
@@ -733,7 +820,7 @@ proxy_framing_error(struct server *srv, struct conn *c, const char *buf,
 	    sipmsg_index(&m, buf, fr->header_len, fr->header_len, &err) == 0)
 		reply(srv, c, (struct sockaddr *)&c->peer, c->peerlen, &m,
 		    fr->error_status, fr->error_reason);
-	else
+	else if (!reply_from_partial(srv, c, buf, len, fr))
 		srv->stats.dropped_parse++;
 	conn_close(c, CLOSE_FRAMING_ERROR, 1);
 }

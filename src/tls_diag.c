@@ -769,7 +769,10 @@ tls_describe_failure(SSL *ssl, const unsigned long *errs, int nerrs,
 	} else if (l.n > 0) {
 		errlist_join(&l, out, cap);
 	} else {
-		tls_appendf(out, cap, "no OpenSSL error recorded");
+		/* Nothing went wrong inside TLS: the peer connected and
+		 * closed, or sent part of a ClientHello and closed. */
+		tls_appendf(out, cap, "connection closed by the peer during "
+		    "the handshake");
 	}
 }
 

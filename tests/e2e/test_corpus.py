@@ -116,10 +116,7 @@ EXPECTED = {
     "rfc4475/unksm2.dat": FORWARD,
     # RFC 3261 section 16.3 step 5: a proxy MUST respond with 420 to a
     # Proxy-Require option tag it does not support.
-    "rfc4475/bext01.dat": reject(
-        420, "Bad Extension",
-        xfail="sipsgate relays Proxy-Require option tags it does not "
-              "support instead of responding with 420"),
+    "rfc4475/bext01.dat": reject(420, "Bad Extension"),
     "rfc4475/invut.dat": FORWARD,
     "rfc4475/regaut01.dat": FORWARD,
     "rfc4475/multi01.dat": reject(400, "Multiple Call-ID"),

@@ -241,6 +241,27 @@ def test_hostile_relayed(sipsgate_factory, udp_backend, phone_factory,
     assert alice.wait_response(final=True).status == 200
 
 
+def test_hostile_proxy_require(sipsgate_factory, udp_backend, phone_factory):
+    """An option tag in Proxy-Require gets 420 listing it in Unsupported
+    (RFC 3261 section 16.3 step 5), and the request goes no further."""
+    gate = sipsgate_factory(udp_uri(udp_backend))
+    alice = phone_factory(gate, "alice")
+    register = alice.build_register()
+    data = register.replace(b"\r\nContent-Length:",
+                            b"\r\nProxy-Require: foo, bar\r\nContent-Length:",
+                            1)
+    assert data != register
+
+    alice.send(data)
+    response = alice.wait_response(final=True)
+
+    assert response.status == 420
+    assert response.reason == "Bad Extension"
+    assert response.get("unsupported") == "foo, bar"
+    with pytest.raises(TimeoutError):
+        recv_datagram(udp_backend, timeout=0.5)
+
+
 # ---- garbage on the TLS port ----
 
 def truncated_hello():

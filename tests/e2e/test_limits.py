@@ -92,10 +92,10 @@ FRAMING = {
                          lambda p: with_body(p, 2600),
                          513, "Message Too Large", True),
     # The header section itself passes the limit: the framer stops before
-    # the empty line, so no response can be formed.
+    # the empty line, and the 513 is built from the lines that arrived.
     "max_message_size_headers": (dict(max_message_size=2000),
                                  lambda p: padded(p, 14, 200),
-                                 None, None, True),
+                                 513, "Message Too Large", True),
     # build_register has 11 header lines; 19 more make 30.
     "max_headers": (dict(max_headers=20), lambda p: padded(p, 19, 30),
                     400, "Too Many Headers", True),
