@@ -145,6 +145,7 @@ deps-bench:
 # "N passed, N failed" summed over both.
 check: deps-check
 	$(MAKE) all $(UNIT_BINS) asan
+	$(MAKE) fuzz-regress
 	sh tests/run-all.sh $(UNIT_BINS)
 
 # A throwaway PKI, Kamailio as registrar and sipsgate on loopback; two

@@ -848,10 +848,13 @@ proxy_backend_failed(struct server *srv, const char *req, size_t len,
 	end = n > 0 ? memmem(out, n, "\r\n\r\n", 4) : NULL;
 	if (end == NULL)
 		return;
-	if (sipmsg_parse(&r, out, n, (size_t)(end - out) + 4, &err) == 0) {
+	/* Index, not parse: the response copies the request's To, which
+	 * libosip2 5.3 may refuse once a tag follows some odd URIs, and only
+	 * our Via and the Via lines matter for delivery. */
+	if (sipmsg_index(&r, out, n, (size_t)(end - out) + 4, &err) == 0 &&
+	    sipmsg_via(&r, 0, &r.top_via) == 0) {
 		log_info("backend: no response to %.*s: %d %s to the phone",
 		    (int)m.method.len, span_ptr(&m, m.method), status, reason);
 		deliver_to_phone(srv, "backend failure", &r, 0);
 	}
-	sipmsg_free(&r);
 }

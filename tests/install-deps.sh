@@ -7,7 +7,7 @@ build="build-essential pkg-config libssl-dev libevent-dev libosip2-dev libinih-d
 demo="$build openssl kamailio python3"
 # systemd provides systemd-analyze and systemd-sysusers for the unit
 # checks, man-db the man page check.
-check="$demo kamailio-tls-modules libcmocka-dev python3-pytest clang systemd man-db"
+check="$demo kamailio-tls-modules libcmocka-dev python3-pytest clang libclang-rt-14-dev systemd man-db"
 bench="$demo kamailio-tls-modules stunnel4"
 
 case "${1:-check}" in

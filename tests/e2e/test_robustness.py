@@ -265,6 +265,24 @@ def test_backend_tcp_refused(sipsgate_factory, phone_factory):
     assert len(response.vias) == 1
 
 
+def test_backend_refused_odd_to_uri(sipsgate_factory, phone_factory):
+    """The 503 copies the request's To and adds a tag. libosip2 5.3 rejects
+    "si::u;tag=..." although it accepts "si::u", so delivering the 503 must
+    not depend on parsing it again."""
+    closed_port = free_port()
+    gate = sipsgate_factory("sip:127.0.0.1:%d;transport=tcp" % closed_port)
+    alice = phone_factory(gate, "alice")
+    register = alice.build_register()
+    odd = register.replace(b"To: <sip:alice@example.com>", b"To: si::u", 1)
+    assert odd != register
+
+    alice.send(odd)
+    response = alice.wait_response(final=True, timeout=10)
+
+    assert response.status == 503
+    assert response.get("to").startswith("si::u;tag=")
+
+
 def test_sips_to_tls_backend(gateway, phone_factory):
     """A sips: Request-URI is fine when the backend leg is TLS."""
     registrar, gate = gateway("tls", sips_plain_backend="reject")
