@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 
 #include "conn.h"
+#include "flow.h"
 #include "identity.h"
 #include "log.h"
 #include "proxy.h"
@@ -226,6 +227,14 @@ conn_new(struct server *srv, enum conn_kind kind, const struct sockaddr *peer,
 		return NULL;
 	}
 	c->serial = ++srv->next_serial;
+	/* Signed once: every Via branch, Path and Record-Route naming this
+	 * connection reuses it, and a token coming back is checked against
+	 * it, so the hot path needs no HMAC. */
+	if (flow_token_encode(srv->flow, c->id, c->token) == -1) {
+		table_remove(&srv->conns, c);
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 

@@ -49,6 +49,7 @@ enum close_reason {
 struct conn {
 	uint64_t id;			/* (generation << 32) | slot; never reused */
 	uint64_t serial;		/* 1, 2, 3... in accept order: the id in log lines */
+	char token[25];			/* flow token naming id, FLOW_TOKEN_LEN + NUL */
 	struct server *srv;
 	enum conn_kind kind;
 	enum conn_state state;

@@ -170,6 +170,39 @@ flow_token_encode(struct flow_signer *s, uint64_t conn_id,
 	return 0;
 }
 
+static int
+b64url_decode_token(const char *tok, unsigned char raw[RAW_LEN])
+{
+	unsigned char *p = raw;
+
+	for (size_t i = 0; i < FLOW_TOKEN_LEN; i += 4) {
+		uint32_t group = 0;
+
+		for (size_t j = 0; j < 4; j++) {
+			int v = b64url_value(tok[i + j]);
+
+			if (v < 0)
+				return -1;
+			group = group << 6 | (uint32_t)v;
+		}
+		*p++ = (unsigned char)(group >> 16);
+		*p++ = (unsigned char)(group >> 8);
+		*p++ = (unsigned char)group;
+	}
+	return 0;
+}
+
+int
+flow_token_peek(const char *tok, size_t len, uint64_t *conn_id)
+{
+	unsigned char raw[RAW_LEN];
+
+	if (len != FLOW_TOKEN_LEN || b64url_decode_token(tok, raw) == -1)
+		return -1;
+	*conn_id = get_be64(raw);
+	return 0;
+}
+
 int
 flow_token_decode(struct flow_signer *s, const char *tok, size_t len,
     uint64_t *conn_id)

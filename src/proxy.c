@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "backend.h"
@@ -98,17 +99,14 @@ fnv1a(uint64_t h, const char *p, size_t n)
  * 16.11), while different transactions get different branches.
  */
 static int
-make_branch(struct server *srv, uint64_t conn_id, const struct sipmsg *m,
+make_branch(const struct conn *from, const struct sipmsg *m,
     char out[BRANCH_LEN + 1])
 {
-	char tok[FLOW_TOKEN_LEN + 1];
 	struct sip_span cseq = header_value(m, HDR_CSEQ);
 	struct sip_span cid = header_value(m, HDR_CALL_ID);
 	size_t numlen = 0;
 	uint64_t h = 0xcbf29ce484222325ULL;
 
-	if (flow_token_encode(srv->flow, conn_id, tok) == -1)
-		return -1;
 	while (numlen < cseq.len && span_ptr(m, cseq)[numlen] >= '0' &&
 	    span_ptr(m, cseq)[numlen] <= '9')
 		numlen++;
@@ -119,9 +117,35 @@ make_branch(struct server *srv, uint64_t conn_id, const struct sipmsg *m,
 	h = fnv1a(h, span_ptr(m, cid), cid.len);
 	h = fnv1a(h, "\0", 1);
 	h = fnv1a(h, span_ptr(m, cseq), numlen);
-	snprintf(out, BRANCH_LEN + 1, MAGIC_COOKIE "%s.%016llx", tok,
+	snprintf(out, BRANCH_LEN + 1, MAGIC_COOKIE "%s.%016llx", from->token,
 	    (unsigned long long)h);
 	return 0;
+}
+
+enum token_verdict {
+	TOKEN_LIVE,	/* issued by us, and its connection is open */
+	TOKEN_STALE,	/* issued by us, but its connection has closed */
+	TOKEN_FORGED,	/* malformed, tampered with, or from another process */
+};
+
+/*
+ * Authenticates a flow token. A live connection keeps the token it was
+ * issued, so a constant-time comparison with it suffices; only when that
+ * fails is the HMAC computed, to tell a stale token from a forged one.
+ */
+static enum token_verdict
+resolve_token(struct server *srv, const char *tok, size_t len, uint64_t *id)
+{
+	struct conn *c;
+
+	if (flow_token_peek(tok, len, id) == -1)
+		return TOKEN_FORGED;
+	c = conn_find(srv, *id);
+	if (c != NULL && CRYPTO_memcmp(c->token, tok, FLOW_TOKEN_LEN) == 0)
+		return TOKEN_LIVE;
+	if (flow_token_decode(srv->flow, tok, len, id) == -1)
+		return TOKEN_FORGED;
+	return TOKEN_STALE;
 }
 
 /* Returns 0 and the connection id when the top Via is one of ours. */
@@ -134,7 +158,8 @@ own_via_conn(struct server *srv, const struct sipmsg *m, uint64_t *id)
 	if (v->branch.len != BRANCH_LEN || memcmp(b, MAGIC_COOKIE, MAGIC_LEN) != 0 ||
 	    b[MAGIC_LEN + FLOW_TOKEN_LEN] != '.')
 		return -1;
-	return flow_token_decode(srv->flow, b + MAGIC_LEN, FLOW_TOKEN_LEN, id);
+	return resolve_token(srv, b + MAGIC_LEN, FLOW_TOKEN_LEN, id) ==
+	    TOKEN_FORGED ? -1 : 0;
 }
 
 static int
@@ -233,8 +258,8 @@ own_leading_routes(struct server *srv, const struct sipmsg *m, uint64_t *id,
 		if (sip_uri_parse(m->buf, val, &u) == -1 || !uri_is_ours(srv, m, &u))
 			break;
 		if (i == 0 && id != NULL && token_ok != NULL)
-			*token_ok = flow_token_decode(srv->flow,
-			    span_ptr(m, u.user), u.user.len, id) == 0;
+			*token_ok = resolve_token(srv, span_ptr(m, u.user),
+			    u.user.len, id) != TOKEN_FORGED;
 		n++;
 	}
 	return n;
@@ -405,7 +430,8 @@ phone_request(struct server *srv, struct conn *c, const struct sipmsg *m)
 {
 	const struct config *cfg = srv->cfg;
 	struct sip_edits ed;
-	char branch[BRANCH_LEN + 1], tok[FLOW_TOKEN_LEN + 1];
+	char branch[BRANCH_LEN + 1];
+	const char *tok;
 	char bhp[64], php[300], mismatch[512];
 	const char *vt = backend_via_transport(srv);
 	const char *ut = backend_uri_transport(srv);
@@ -434,8 +460,8 @@ phone_request(struct server *srv, struct conn *c, const struct sipmsg *m)
 
 	sip_edits_init(&ed);
 	own = own_leading_routes(srv, m, NULL, NULL);
-	if (make_branch(srv, c->id, m, branch) == -1 ||
-	    flow_token_encode(srv->flow, c->id, tok) == -1)
+	tok = c->token;
+	if (make_branch(c, m, branch) == -1)
 		goto fail;
 	backend_hostport(srv, bhp, sizeof(bhp));
 	public_hostport(srv, php, sizeof(php));
@@ -603,7 +629,8 @@ backend_request(struct server *srv, struct conn *c, const struct sockaddr *from,
     socklen_t fromlen, const struct sipmsg *m)
 {
 	struct sip_edits ed;
-	char branch[BRANCH_LEN + 1], tok[FLOW_TOKEN_LEN + 1];
+	char branch[BRANCH_LEN + 1];
+	const char *tok;
 	char bhp[64], php[300];
 	size_t at = m->start_line_end;
 	struct conn *phone;
@@ -645,8 +672,8 @@ backend_request(struct server *srv, struct conn *c, const struct sockaddr *from,
 	}
 
 	sip_edits_init(&ed);
-	if (make_branch(srv, c->id, m, branch) == -1 ||
-	    flow_token_encode(srv->flow, phone->id, tok) == -1)
+	tok = phone->token;
+	if (make_branch(c, m, branch) == -1)
 		goto fail;
 	backend_hostport(srv, bhp, sizeof(bhp));
 	public_hostport(srv, php, sizeof(php));

@@ -151,6 +151,27 @@ flow_tampered_rejected(void **state)
 }
 
 static void
+flow_peek_reads_id(void **state)
+{
+	struct flow_signer *s = *state;
+	char tok[FLOW_TOKEN_LEN + 1];
+	uint64_t id;
+
+	for (size_t i = 0; i < NIDS; i++) {
+		assert_int_equal(flow_token_encode(s, ids[i], tok), 0);
+		id = ids[i] ^ 1;
+		assert_int_equal(flow_token_peek(tok, FLOW_TOKEN_LEN, &id), 0);
+		assert_true(id == ids[i]);
+	}
+	/* peek does not authenticate: a changed MAC character still reads. */
+	tok[FLOW_TOKEN_LEN - 1] = tok[FLOW_TOKEN_LEN - 1] == 'A' ? 'B' : 'A';
+	assert_int_equal(flow_token_peek(tok, FLOW_TOKEN_LEN, &id), 0);
+	assert_int_equal(flow_token_peek(tok, FLOW_TOKEN_LEN - 1, &id), -1);
+	tok[3] = '.';
+	assert_int_equal(flow_token_peek(tok, FLOW_TOKEN_LEN, &id), -1);
+}
+
+static void
 flow_other_key_rejected(void **state)
 {
 	struct flow_signer *s = *state;
@@ -231,6 +252,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(flow_id_visible,
 		    signer_setup, signer_teardown),
 		cmocka_unit_test_setup_teardown(flow_tampered_rejected,
+		    signer_setup, signer_teardown),
+		cmocka_unit_test_setup_teardown(flow_peek_reads_id,
 		    signer_setup, signer_teardown),
 		cmocka_unit_test_setup_teardown(flow_other_key_rejected,
 		    signer_setup, signer_teardown),
