@@ -179,7 +179,7 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			sockaddr_to_text((struct sockaddr *)&from, peer,
 			    sizeof(peer));
 			srv->stats.dropped_parse++;
-			log_info("backend udp from %s: datagram dropped: %s",
+			log_peer("backend udp from %s: datagram dropped: %s",
 			    peer, fr.error_reason ? fr.error_reason : "unframeable");
 			break;
 		}

@@ -36,6 +36,11 @@ static struct {
 	int have_last;
 	struct timespec last_time;	/* CLOCK_MONOTONIC */
 	unsigned long repeats;
+
+	/* Budget for lines about remote peers' faults: see log_peer_allow. */
+	time_t peer_second;		/* CLOCK_MONOTONIC second of the budget */
+	unsigned peer_lines;		/* written in that second */
+	unsigned long peer_suppressed;	/* not written since the last summary */
 } sink = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -259,6 +264,35 @@ log_vwrite(int level, const char *fmt, va_list ap)
 done:
 	pthread_mutex_unlock(&sink.lock);
 	errno = saved_errno;
+}
+
+int
+log_peer_allow(void)
+{
+	struct timespec now;
+	unsigned long suppressed = 0;
+	int allow;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&sink.lock);
+	if (now.tv_sec != sink.peer_second) {
+		suppressed = sink.peer_suppressed;
+		sink.peer_second = now.tv_sec;
+		sink.peer_lines = 0;
+		sink.peer_suppressed = 0;
+	}
+	allow = sink.peer_lines < LOG_PEER_LINES_PER_SECOND;
+	if (allow)
+		sink.peer_lines++;
+	else
+		sink.peer_suppressed++;
+	pthread_mutex_unlock(&sink.lock);
+
+	if (suppressed > 0)
+		log_notice("%lu log lines about peer faults suppressed (more "
+		    "than %d per second); the counters at shutdown include "
+		    "them", suppressed, LOG_PEER_LINES_PER_SECOND);
+	return allow;
 }
 
 void

@@ -43,6 +43,22 @@ void log_vwrite(int level, const char *fmt, va_list ap)
 #define log_info(...)    log_at(LOGL_INFO, __VA_ARGS__)
 #define log_debug(...)   log_at(LOGL_DEBUG, __VA_ARGS__)
 
+/* Lines about faults of remote peers (a malformed request, a response
+ * that cannot be routed) allowed per second; see log_peer_allow. */
+#define LOG_PEER_LINES_PER_SECOND 20
+
+/* Returns 1 when one more line about a remote peer's fault may be written
+ * this second, 0 when the budget is spent. Suppressed lines are summed in
+ * one notice line once a later second starts, so a flood of bad messages
+ * cannot flood the log; the counters still count every message. */
+int log_peer_allow(void);
+
+/* Logs at info level, within the per-second budget for peer faults. */
+#define log_peer(...) do {					\
+	if (LOGL_INFO <= log_threshold && log_peer_allow())	\
+		log_write(LOGL_INFO, __VA_ARGS__);		\
+} while (0)
+
 /* Copies at most max bytes of untrusted input into out as printable ASCII
  * (other bytes become '.'), for log excerpts. out must hold max + 1. */
 void log_sanitize(char *out, const char *in, size_t len, size_t max);

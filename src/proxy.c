@@ -349,13 +349,13 @@ reply_extra(struct server *srv, struct conn *c, const struct sockaddr *from,
 	    sizeof(out));
 	if (n == 0) {
 		srv->stats.dropped_parse++;
-		log_info("conn %llu %s: cannot answer %d %s: request lacks the "
+		log_peer("conn %llu %s: cannot answer %d %s: request lacks the "
 		    "headers a response needs", (unsigned long long)c->serial,
 		    c->peer_text, status, reason);
 		return;
 	}
 	srv->stats.sent_error_responses++;
-	log_info("conn %llu %s: answered %d %s", (unsigned long long)c->serial,
+	log_peer("conn %llu %s: answered %d %s", (unsigned long long)c->serial,
 	    c->peer_text, status, reason);
 	if (c->kind == CONN_PHONE)
 		conn_send(c, out, n);
@@ -447,7 +447,7 @@ phone_request(struct server *srv, struct conn *c, const struct sipmsg *m)
 		return;
 	if (identity_check_request(m, c->identities, cfg->tls.identity_check,
 	    mismatch, sizeof(mismatch)) == -1) {
-		log_info("conn %llu %s: request rejected: %s",
+		log_peer("conn %llu %s: request rejected: %s",
 		    (unsigned long long)c->serial, c->peer_text, mismatch);
 		reply(srv, c, NULL, 0, m, 403, "Identity Not In Certificate");
 		return;
@@ -513,14 +513,14 @@ phone_response(struct server *srv, struct conn *c, const struct sipmsg *m)
 	srv->stats.resp_from_phone++;
 	if (own_via_conn(srv, m, &id) == -1) {
 		srv->stats.bad_token++;
-		log_info("conn %llu %s: response %d dropped: top Via is not ours",
+		log_peer("conn %llu %s: response %d dropped: top Via is not ours",
 		    (unsigned long long)c->serial, c->peer_text, m->status);
 		return;
 	}
 	to = conn_find(srv, id);
 	if (to == NULL || to->kind == CONN_PHONE) {
 		srv->stats.dropped_no_flow++;
-		log_info("conn %llu %s: response %d dropped: the backend "
+		log_peer("conn %llu %s: response %d dropped: the backend "
 		    "connection it answers has closed",
 		    (unsigned long long)c->serial, c->peer_text, m->status);
 		return;
@@ -564,7 +564,7 @@ phone_response(struct server *srv, struct conn *c, const struct sipmsg *m)
 		if (dstlen == 0 ||
 		    !backend_peer_allowed(srv, (struct sockaddr *)&dst)) {
 			srv->stats.dropped_foreign++;
-			log_info("conn %llu %s: response %d dropped: its Via "
+			log_peer("conn %llu %s: response %d dropped: its Via "
 			    "does not lead to the backend host",
 			    (unsigned long long)c->serial, c->peer_text, m->status);
 			return;
@@ -597,7 +597,7 @@ proxy_from_phone(struct server *srv, struct conn *c, const char *buf,
 			reply(srv, c, NULL, 0, &m, err.status, err.reason);
 		} else {
 			srv->stats.dropped_parse++;
-			log_info("conn %llu %s: invalid message dropped: %s",
+			log_peer("conn %llu %s: invalid message dropped: %s",
 			    (unsigned long long)c->serial, c->peer_text,
 			    err.reason ? err.reason : "unparseable");
 		}
@@ -611,7 +611,7 @@ proxy_from_phone(struct server *srv, struct conn *c, const char *buf,
 			reply(srv, c, NULL, 0, &m, 400, "Too Many Via Headers");
 		} else {
 			srv->stats.dropped_parse++;
-			log_info("conn %llu %s: response dropped: more than "
+			log_peer("conn %llu %s: response dropped: more than "
 			    "max_via Via values", (unsigned long long)c->serial,
 			    c->peer_text);
 		}
@@ -664,7 +664,7 @@ backend_request(struct server *srv, struct conn *c, const struct sockaddr *from,
 	}
 	if (conn_congested(phone)) {
 		srv->stats.dropped_congested++;
-		log_info("conn %llu %s: request toward the phone refused: its "
+		log_peer("conn %llu %s: request toward the phone refused: its "
 		    "output is over output_high_water", (unsigned long long)phone->serial,
 		    phone->peer_text);
 		reply(srv, c, from, fromlen, m, 503, "Phone Not Reading");
@@ -714,7 +714,7 @@ deliver_to_phone(struct server *srv, const char *src_desc,
 
 	if (own_via_conn(srv, m, &id) == -1) {
 		srv->stats.bad_token++;
-		log_info("%s: response %d dropped: top Via is not ours",
+		log_peer("%s: response %d dropped: top Via is not ours",
 		    src_desc, m->status);
 		return;
 	}
@@ -727,13 +727,13 @@ deliver_to_phone(struct server *srv, const char *src_desc,
 	phone = conn_find(srv, id);
 	if (phone == NULL || phone->kind != CONN_PHONE) {
 		srv->stats.dropped_no_flow++;
-		log_info("%s: response %d dropped: the phone connection has "
+		log_peer("%s: response %d dropped: the phone connection has "
 		    "closed", src_desc, m->status);
 		return;
 	}
 	if (conn_congested(phone)) {
 		srv->stats.dropped_congested++;
-		log_info("%s: response %d toward conn %llu %s dropped: its "
+		log_peer("%s: response %d toward conn %llu %s dropped: its "
 		    "output is over output_high_water", src_desc, m->status,
 		    (unsigned long long)phone->serial, phone->peer_text);
 		return;
@@ -758,7 +758,8 @@ proxy_from_backend(struct server *srv, struct conn *c,
 
 		sockaddr_to_text(from, peer, sizeof(peer));
 		srv->stats.dropped_foreign++;
-		log_notice("backend listener: message from %s dropped: not the "
+		if (log_peer_allow())
+			log_notice("backend listener: message from %s dropped: not the "
 		    "backend host", peer);
 		return;
 	}
@@ -767,7 +768,7 @@ proxy_from_backend(struct server *srv, struct conn *c,
 			reply(srv, c, from, fromlen, &m, err.status, err.reason);
 		} else {
 			srv->stats.dropped_parse++;
-			log_info("conn %llu %s: invalid message from the backend "
+			log_peer("conn %llu %s: invalid message from the backend "
 			    "dropped: %s", (unsigned long long)c->serial,
 			    c->peer_text, err.reason ? err.reason : "unparseable");
 		}
@@ -880,7 +881,7 @@ proxy_backend_failed(struct server *srv, const char *req, size_t len,
 	 * our Via and the Via lines matter for delivery. */
 	if (sipmsg_index(&r, out, n, (size_t)(end - out) + 4, &err) == 0 &&
 	    sipmsg_via(&r, 0, &r.top_via) == 0) {
-		log_info("backend: no response to %.*s: %d %s to the phone",
+		log_peer("backend: no response to %.*s: %d %s to the phone",
 		    (int)m.method.len, span_ptr(&m, m.method), status, reason);
 		deliver_to_phone(srv, "backend failure", &r, 0);
 	}
