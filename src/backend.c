@@ -1,6 +1,7 @@
-/* The backend side of the proxy. One UDP socket and one TCP listener on
- * [backend] listen; for a TCP or TLS backend, one outbound connection
- * shared by all phones and opened again on demand when it has dropped. */
+/* The backend side of the proxy: one UDP socket and one TCP listener on
+ * [backend] listen. A TCP or TLS backend also gets one outbound
+ * connection, shared by all phones and opened again on demand after it
+ * has dropped. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

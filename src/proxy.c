@@ -92,11 +92,11 @@ fnv1a(uint64_t h, const char *p, size_t n)
 }
 
 /*
- * Builds our branch for a request from connection conn_id. The hash part
- * covers the previous hop's branch and sent-by, Call-ID and CSeq number,
- * so a CANCEL and the ACK for a non-2xx response get the branch of the
- * INVITE they belong to, as a stateless proxy must (RFC 3261 section
- * 16.11), while different transactions get different branches.
+ * Builds our branch for a request from connection "from". The hash part
+ * covers the previous hop's branch and sent-by, Call-ID and CSeq number.
+ * A CANCEL and the ACK for a non-2xx response therefore get the branch of
+ * their INVITE, as a stateless proxy must (RFC 3261 section 16.11), while
+ * different transactions get different branches.
  */
 static int
 make_branch(const struct conn *from, const struct sipmsg *m,
@@ -130,7 +130,7 @@ enum token_verdict {
 
 /*
  * Authenticates a flow token. A live connection keeps the token it was
- * issued, so a constant-time comparison with it suffices; only when that
+ * issued, so a constant-time comparison with it suffices. Only when that
  * fails is the HMAC computed, to tell a stale token from a forged one.
  */
 static enum token_verdict
