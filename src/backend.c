@@ -475,7 +475,7 @@ backend_send_request(struct server *srv, struct conn *from, const char *src,
 			txn_ack(be->txn, branch, branch_len, srv->udp_buf, n);
 			return 0;
 		}
-		/* NOTE: RFC 3261 section 18.1.1 asks for a congestion-
+		/* NOTE: RFC 3261 section 18.1.1 requires a congestion-
 		 * controlled transport above 1300 bytes; the backend transport
 		 * is fixed by configuration, so large requests still go by UDP. */
 		if (txn_request(be->txn, branch, branch_len, method, method_len,

@@ -33,7 +33,7 @@ enum crl_check { CRL_CHECK_LEAF, CRL_CHECK_CHAIN };
 /* The match required between a phone's requests and its certificate
  * identities: none, the host part, or user and host. */
 enum identity_check { IDENTITY_OFF, IDENTITY_DOMAIN, IDENTITY_USER };
-/* What to do with a sips: Request-URI or Contact when the backend leg is
+/* Policy for a sips: Request-URI or Contact when the backend leg is
  * plain UDP or TCP (RFC 5630 removed the "last hop" exception). */
 enum sips_policy { SIPS_REJECT, SIPS_RELAY };
 

@@ -29,7 +29,7 @@ enum conn_state {
 	CONN_CLOSED,		/* out of the table, waiting to be freed */
 };
 
-/* Why a connection ended; logged as "reason=<token>". */
+/* Reason a connection ended, logged as "reason=<token>". */
 enum close_reason {
 	CLOSE_NONE,
 	CLOSE_PEER,		/* orderly close or EOF from the peer */
@@ -115,7 +115,7 @@ int conn_send(struct conn *c, const char *buf, size_t len);
 int conn_send_edited(struct conn *c, const char *src, size_t len,
     const struct sip_edits *ed);
 
-/* Returns 1 when the output buffer holds more than [limits]
+/* Returns 1 when the output buffer contains more than [limits]
  * output_high_water bytes; the connection then calls on_drain once it has
  * drained to half of that. */
 int conn_congested(struct conn *c);
@@ -124,7 +124,7 @@ void conn_pause(struct conn *c);
 void conn_resume(struct conn *c);
 
 /* Takes a slot for a phone connection from addr. Returns 0, or -1 when
- * addr already holds [limits] max_connections_per_ip connections. */
+ * addr already has [limits] max_connections_per_ip connections. */
 int conn_ip_acquire(struct server *srv, const struct sockaddr *addr);
 void conn_ip_release(struct server *srv, const struct sockaddr *addr);
 

@@ -201,42 +201,6 @@ uri_is_ours(const struct server *srv, const struct sipmsg *m,
 	    cfg->backend.transport == TRANSPORT_TLS ? 5061 : 5060);
 }
 
-/*
- * Removes the first count values of a header kind (they may share a line
- * with values that stay, or span several lines).
- */
-static int
-remove_first_values(const struct sipmsg *m, struct sip_edits *ed,
-    enum sip_hdr kind, int count)
-{
-	struct sip_span v[8], next;
-	int line[8], next_line = -1;
-
-	if (count <= 0 || count > 7)
-		return -1;
-	for (int i = 0; i < count; i++)
-		if (sipmsg_value(m, kind, i, &v[i], &line[i]) == -1)
-			return -1;
-	if (sipmsg_value(m, kind, count, &next, &next_line) == -1)
-		next_line = -1;
-
-	for (int i = 0; i < count; i++) {
-		/* Act once per line, at its first removed value. */
-		if (i > 0 && line[i] == line[i - 1])
-			continue;
-		if (line[i] == next_line) {
-			if (sip_edit_delete(ed, v[i].off, next.off - v[i].off) == -1)
-				return -1;
-		} else {
-			struct sip_span l = m->hdr[line[i]].line;
-
-			if (sip_edit_delete(ed, l.off, l.len) == -1)
-				return -1;
-		}
-	}
-	return 0;
-}
-
 /* Counts how many of the leading Route values name this proxy (at most
  * two: phone-facing and backend-facing), and decodes the flow token of the
  * first one into *id when id is not NULL. */
@@ -479,7 +443,7 @@ phone_request(struct server *srv, struct conn *c, const struct sipmsg *m)
 	    sip_edit_insertf(&ed, at, "Record-Route: <sip:%s@%s;transport=%s;lr>\r\n"
 	    "Record-Route: <sips:%s@%s;lr>\r\n", tok, bhp, ut, tok, php) == -1)
 		goto fail;
-	if (own > 0 && remove_first_values(m, &ed, HDR_ROUTE, own) == -1)
+	if (own > 0 && sipmsg_edit_remove_first(m, &ed, HDR_ROUTE, own) == -1)
 		goto fail;
 	if (identity_edit_headers(m, &ed, cfg->tls.trusted_headers,
 	    cfg->tls.ntrusted_headers, c->identities) == -1)
@@ -526,7 +490,7 @@ phone_response(struct server *srv, struct conn *c, const struct sipmsg *m)
 		return;
 	}
 	sip_edits_init(&ed);
-	if (remove_first_values(m, &ed, HDR_VIA, 1) == -1 ||
+	if (sipmsg_edit_remove_first(m, &ed, HDR_VIA, 1) == -1 ||
 	    identity_edit_headers(m, &ed, srv->cfg->tls.trusted_headers,
 	    srv->cfg->tls.ntrusted_headers, c->identities) == -1)
 		return;
@@ -688,7 +652,7 @@ backend_request(struct server *srv, struct conn *c, const struct sockaddr *from,
 	    bhp, backend_uri_transport(srv)) == -1)
 		goto fail;
 	sockaddr_ip_port(from, src_ip, sizeof(src_ip), &src_port);
-	if (remove_first_values(m, &ed, HDR_ROUTE, own) == -1 ||
+	if (sipmsg_edit_remove_first(m, &ed, HDR_ROUTE, own) == -1 ||
 	    sipmsg_edit_via_received(m, &ed, src_ip, src_port) == -1 ||
 	    sipmsg_edit_max_forwards(m, &ed) == -1)
 		goto fail;
@@ -739,7 +703,7 @@ deliver_to_phone(struct server *srv, const char *src_desc,
 		return;
 	}
 	sip_edits_init(&ed);
-	if (remove_first_values(m, &ed, HDR_VIA, 1) == -1 ||
+	if (sipmsg_edit_remove_first(m, &ed, HDR_VIA, 1) == -1 ||
 	    conn_send_edited(phone, m->buf, m->len, &ed) == -1)
 		srv->stats.dropped_send++;
 }

@@ -1894,3 +1894,35 @@ sipmsg_build_response(const struct sipmsg *m, int status, const char *reason,
 	w_str(&w, "Content-Length: 0\r\n\r\n");
 	return w.overflow ? 0 : w.n;
 }
+
+int
+sipmsg_edit_remove_first(const struct sipmsg *m, struct sip_edits *ed,
+    enum sip_hdr kind, int count)
+{
+	struct sip_span v[8], next;
+	int line[8], next_line = -1;
+
+	if (count <= 0 || count > 7)
+		return -1;
+	for (int i = 0; i < count; i++)
+		if (sipmsg_value(m, kind, i, &v[i], &line[i]) == -1)
+			return -1;
+	if (sipmsg_value(m, kind, count, &next, &next_line) == -1)
+		next_line = -1;
+
+	for (int i = 0; i < count; i++) {
+		/* Act once per line, at its first removed value. */
+		if (i > 0 && line[i] == line[i - 1])
+			continue;
+		if (line[i] == next_line) {
+			if (sip_edit_delete(ed, v[i].off, next.off - v[i].off) == -1)
+				return -1;
+		} else {
+			struct sip_span l = m->hdr[line[i]].line;
+
+			if (sip_edit_delete(ed, l.off, l.len) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}

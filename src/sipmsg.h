@@ -224,6 +224,13 @@ int sipmsg_edit_max_forwards(const struct sipmsg *m, struct sip_edits *ed);
 int sipmsg_edit_remove_value(const struct sipmsg *m, struct sip_edits *ed,
     enum sip_hdr kind, int n);
 
+/* Removes the first count (1 to 7) values of a header kind, which may
+ * share a line with values that stay or span several lines: per line, the
+ * run of removed values up to the next kept one, or the whole line.
+ * Returns 0, or -1 when there are fewer values or an edit does not fit. */
+int sipmsg_edit_remove_first(const struct sipmsg *m, struct sip_edits *ed,
+    enum sip_hdr kind, int count);
+
 /* ---- Locally generated responses ---- */
 
 /*

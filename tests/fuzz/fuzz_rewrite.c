@@ -72,40 +72,6 @@ is_dialog_creating(const struct sipmsg *m)
 	    sipmsg_method_is(m, "REFER") || sipmsg_method_is(m, "NOTIFY");
 }
 
-/*
- * Removes the first count values of a header kind as src/proxy.c does:
- * per line, at its first removed value, either the run of values up to the
- * next kept value on that line or the whole line.
- */
-static int
-remove_first_values(const struct sipmsg *m, struct sip_edits *ed,
-    enum sip_hdr kind, int count)
-{
-	struct sip_span v[8], next;
-	int line[8], next_line = -1;
-
-	if (count <= 0 || count > 7)
-		return -1;
-	for (int i = 0; i < count; i++)
-		if (sipmsg_value(m, kind, i, &v[i], &line[i]) == -1)
-			return -1;
-	if (sipmsg_value(m, kind, count, &next, &next_line) == -1)
-		next_line = -1;
-	for (int i = 0; i < count; i++) {
-		if (i > 0 && line[i] == line[i - 1])
-			continue;
-		if (line[i] == next_line) {
-			if (sip_edit_delete(ed, v[i].off,
-			    next.off - v[i].off) == -1)
-				return -1;
-		} else if (sip_edit_delete(ed, m->hdr[line[i]].line.off,
-		    m->hdr[line[i]].line.len) == -1) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* Makes the edits of phone_request or backend_request in src/proxy.c.
  * Returns 0, or -1 where the daemon would send a 500 response instead. */
 static int
@@ -137,7 +103,7 @@ edit_request(const struct sipmsg *m, struct sip_edits *ed, enum side side,
 		    TOKEN, PUBLIC_HP, TOKEN, BACKEND_HP) == -1)
 			return -1;
 	}
-	if (own > 0 && remove_first_values(m, ed, HDR_ROUTE, own) == -1)
+	if (own > 0 && sipmsg_edit_remove_first(m, ed, HDR_ROUTE, own) == -1)
 		return -1;
 	if (sipmsg_edit_via_received(m, ed, source_ip, source_port) == -1 ||
 	    sipmsg_edit_max_forwards(m, ed) == -1)
@@ -290,7 +256,7 @@ fuzz_response(const struct sipmsg *m)
 	char *out;
 
 	sip_edits_init(&ed);
-	if (remove_first_values(m, &ed, HDR_VIA, 1) == -1)
+	if (sipmsg_edit_remove_first(m, &ed, HDR_VIA, 1) == -1)
 		return;
 	out = render(m, &ed, &len, &header_len);
 	/* A response with one Via is left with none and no longer parses, but

@@ -941,6 +941,39 @@ remove_value_whole_line(void **state)
 }
 
 static void
+remove_first_across_lines(void **state)
+{
+	static const char s[] =
+	    REQ_LINE "Route: <sip:p1;lr>, <sip:p2;lr>, <sip:p3;lr>\r\n"
+	    "Route: <sip:p4;lr>\r\n" L_CL0 "\r\n";
+	struct sip_edits ed;
+	struct sip_error err;
+	char out[512];
+
+	(void)state;
+	assert_int_equal(index_str(s, &err), 0);
+	sip_edits_init(&ed);
+	assert_int_equal(sipmsg_edit_remove_first(&msg, &ed, HDR_ROUTE, 2), 0);
+	assert_string_equal(apply_edits(&ed, out, sizeof(out)),
+	    REQ_LINE "Route: <sip:p3;lr>\r\n" "Route: <sip:p4;lr>\r\n"
+	    L_CL0 "\r\n");
+
+	sip_edits_init(&ed);
+	assert_int_equal(sipmsg_edit_remove_first(&msg, &ed, HDR_ROUTE, 3), 0);
+	assert_string_equal(apply_edits(&ed, out, sizeof(out)),
+	    REQ_LINE "Route: <sip:p4;lr>\r\n" L_CL0 "\r\n");
+
+	sip_edits_init(&ed);
+	assert_int_equal(sipmsg_edit_remove_first(&msg, &ed, HDR_ROUTE, 4), 0);
+	assert_string_equal(apply_edits(&ed, out, sizeof(out)),
+	    REQ_LINE L_CL0 "\r\n");
+
+	sip_edits_init(&ed);
+	assert_int_equal(sipmsg_edit_remove_first(&msg, &ed, HDR_ROUTE, 5), -1);
+	assert_int_equal(sipmsg_edit_remove_first(&msg, &ed, HDR_ROUTE, 0), -1);
+}
+
+static void
 remove_value_in_list(void **state)
 {
 	static const char s[] =
@@ -1556,6 +1589,7 @@ main(void)
 		cmocka_unit_test(edits_limits),
 		TEST_MSG(remove_value_whole_line),
 		TEST_MSG(remove_value_in_list),
+		TEST_MSG(remove_first_across_lines),
 		TEST_MSG(via_received_cases),
 		TEST_MSG(via_received_malformed),
 		TEST_MSG(max_forwards_decrement),
